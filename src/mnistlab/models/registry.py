@@ -1,0 +1,50 @@
+"""A timm-style model registry: `@register` a builder by name, `create_model(name, **kwargs)` builds it."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..errors import MnistlabError
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    builder: Callable[..., nn.Module]
+    description: str  # one line, shown by `mnistlab models`
+    config: str  # name of the preset config that reproduces its recipe
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register(name: str, description: str, config: str | None = None):
+    def wrap(builder):
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = ModelEntry(name, builder, description, config or name)
+        return builder
+
+    return wrap
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def model_entry(name: str) -> ModelEntry:
+    if name not in _REGISTRY:
+        raise MnistlabError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    try:
+        return model_entry(name).builder(**kwargs)
+    except TypeError as e:
+        raise MnistlabError(f"model {name!r}: bad constructor arguments {kwargs}: {e}") from None
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

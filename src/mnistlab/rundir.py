@@ -1,0 +1,130 @@
+"""Run directories: what a run writes, and how a trained model is loaded back (no pickle anywhere).
+
+    runs/<YYYYmmdd-HHMMSS>-<model>/
+      config.json        resolved TrainConfig + library versions + git commit
+      metrics.csv        one row per epoch
+      model.safetensors  weights and BN buffers
+      model.json         registry name, constructor kwargs, parameter count, normalisation, class names
+      log.txt            set-up lines, then every epoch line
+"""
+
+import csv
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import MnistlabError
+from .models import create_model
+
+METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Temporary file, fsync, rename: a crash leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def write_json(path: Path, data) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise MnistlabError(f"{path}: not found") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MnistlabError(f"{path}: not valid JSON: {e}") from None
+
+
+def save_weights(model: torch.nn.Module, path: Path) -> None:
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
+    os.replace(tmp, path)
+
+
+def new_run_dir(out: str | Path | None, model: str, overwrite: bool = False) -> Path:
+    """Create the run folder; refuse one that already holds a run unless `overwrite`."""
+    path = Path(out) if out else Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{model}"
+    if (path / "config.json").exists() or (path / "metrics.csv").exists():
+        if not overwrite:
+            raise MnistlabError(f"{path}: already holds a run; choose another --out, or pass --overwrite")
+        for name in ("metrics.csv", "log.txt"):
+            (path / name).unlink(missing_ok=True)
+    if path.exists() and not path.is_dir():
+        raise MnistlabError(f"{path}: exists and is not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def git_commit() -> str | None:
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                           cwd=Path(__file__).parent)
+        return r.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        raise MnistlabError(f"{run_dir}: no metrics.csv; is this a run directory?")
+    with open(path, newline="") as f:
+        return [{k: (float(v) if k != "epoch" else int(float(v))) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(f)]
+
+
+def write_metrics(run_dir: Path, rows: list[dict]) -> None:
+    """Rewrite metrics.csv whole (atomically) after each epoch; columns follow the first row."""
+    if not rows:
+        return
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(Path(run_dir) / "metrics.csv", buf.getvalue())
+
+
+def load_model(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
+    """The trained network of a run directory, in eval mode.
+
+    Takes (N, 1, 28, 28) float32 normalised with model.json's mean/std; returns (N, 10) logits or
+    log-probabilities (the ref models end in log_softmax).
+    """
+    run_dir = Path(run_dir)
+    meta = read_json(run_dir / "model.json")
+    try:
+        model = create_model(meta["name"], **meta.get("kwargs", {}))
+    except KeyError:
+        raise MnistlabError(f"{run_dir / 'model.json'}: no 'name' field") from None
+    weights = run_dir / "model.safetensors"
+    if not weights.is_file():
+        raise MnistlabError(f"{weights}: not found")
+    try:
+        state = load_file(str(weights), device=device)
+    except Exception as e:  # noqa: BLE001 - safetensors raises several types for a bad file
+        raise MnistlabError(f"{weights}: not a valid safetensors file ({e})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[-1].strip()
+        raise MnistlabError(f"{weights}: weights do not fit model {meta['name']}: {first}") from None
+    return model.to(device).eval()
