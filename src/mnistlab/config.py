@@ -87,7 +87,10 @@ class TrainConfig:
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
             (self.optimizer in ("sgd", "adam", "adamw"), "optimizer must be sgd, adam or adamw"),
-            (self.scheduler in ("none", "step", "onecycle", "cosine"), "scheduler must be none, step, onecycle or cosine"),
+            (
+                self.scheduler in ("none", "step", "onecycle", "cosine"),
+                "scheduler must be none, step, onecycle or cosine",
+            ),
             (self.step_size >= 1, "step_size must be >= 1"),
             (0 < self.pct_start < 1, "pct_start must be in (0, 1)"),
             (self.val_size >= 0, "val_size must be >= 0"),
@@ -98,8 +101,10 @@ class TrainConfig:
             (not self.nesterov or self.momentum > 0, "nesterov needs momentum > 0"),
             (0 <= self.augment.erase_p <= 1, "augment.erase_p must be in [0, 1]"),
             (0 <= self.augment.scale < 1, "augment.scale must be in [0, 1)"),
-            (min(self.augment.rotation, self.augment.translate, self.augment.shear) >= 0,
-             "augment values must be >= 0"),
+            (
+                min(self.augment.rotation, self.augment.translate, self.augment.shear) >= 0,
+                "augment values must be >= 0",
+            ),
         ]
         for ok, message in checks:
             if not ok:

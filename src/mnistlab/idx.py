@@ -7,6 +7,7 @@ nothing.
 """
 
 import gzip
+import math
 import struct
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if len(data) < header:
         raise DataError(f"{name}: truncated: the header needs {header} bytes, the file has {len(data)}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(dims, dtype=np.int64)) if dims else 0
+    expected = math.prod(dims)  # Python ints: a huge header cannot overflow into a small number
     actual = len(data) - header
     if actual < expected:
         raise DataError(

@@ -1,11 +1,11 @@
 """Run directories: what a run writes, and how a trained model is loaded back (no pickle anywhere).
 
-    runs/<YYYYmmdd-HHMMSS>-<model>/
-      config.json        resolved TrainConfig + library versions + git commit
-      metrics.csv        one row per epoch
-      model.safetensors  weights and BN buffers
-      model.json         registry name, constructor kwargs, parameter count, normalisation, class names
-      log.txt            set-up lines, then every epoch line
+runs/<YYYYmmdd-HHMMSS>-<model>/
+  config.json        resolved TrainConfig + library versions + git commit
+  metrics.csv        one row per epoch
+  model.safetensors  weights and BN buffers
+  model.json         registry name, constructor kwargs, parameter count, normalisation, class names
+  log.txt            set-up lines, then every epoch line
 """
 
 import csv
@@ -74,8 +74,9 @@ def new_run_dir(out: str | Path | None, model: str, overwrite: bool = False) -> 
 
 def git_commit() -> str | None:
     try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                           cwd=Path(__file__).parent)
+        r = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
         return r.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -86,8 +87,10 @@ def read_metrics(run_dir: Path) -> list[dict]:
     if not path.is_file():
         raise MnistlabError(f"{run_dir}: no metrics.csv; is this a run directory?")
     with open(path, newline="") as f:
-        return [{k: (float(v) if k != "epoch" else int(float(v))) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(f)]
+        return [
+            {k: (float(v) if k != "epoch" else int(float(v))) for k, v in row.items() if v != ""}
+            for row in csv.DictReader(f)
+        ]
 
 
 def write_metrics(run_dir: Path, rows: list[dict]) -> None:

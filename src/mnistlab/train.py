@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from . import data as data_mod
 from .augment import augment_batch
 from .config import TrainConfig
-from .evaluate import evaluate, normalize
+from .evaluate import evaluate
 from .models import count_params, create_model
 from .rundir import git_commit, new_run_dir, save_weights, write_json, write_metrics
 
@@ -49,8 +49,9 @@ def set_threads(n: int) -> int:
 def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     params = model.parameters()
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        )
     cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -62,8 +63,13 @@ def make_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int, total_steps: int
     if cfg.scheduler == "onecycle":
         cycle = cfg.optimizer != "sgd" or cfg.momentum > 0
         return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, total_steps=total_steps, pct_start=cfg.pct_start, div_factor=cfg.div_factor,
-            final_div_factor=cfg.final_div_factor, cycle_momentum=cycle,
+            opt,
+            max_lr=cfg.lr,
+            total_steps=total_steps,
+            pct_start=cfg.pct_start,
+            div_factor=cfg.div_factor,
+            final_div_factor=cfg.final_div_factor,
+            cycle_momentum=cycle,
         ), True
     if cfg.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps), True
@@ -89,7 +95,9 @@ def carve_validation(split: data_mod.Split, n: int, seed: int = 12345):
         return split, data_mod.Split(split.images[:0], split.labels[:0])
     perm = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
     val, train = perm[:n], perm[n:]
-    return data_mod.Split(split.images[train], split.labels[train]), data_mod.Split(split.images[val], split.labels[val])
+    return data_mod.Split(split.images[train], split.labels[train]), data_mod.Split(
+        split.images[val], split.labels[val]
+    )
 
 
 @dataclass
@@ -99,8 +107,14 @@ class TrainResult:
     model: torch.nn.Module
 
 
-def train(cfg: TrainConfig, out: str | Path | None = None, data_dir: str | None = None,
-          overwrite: bool = False, progress: bool | None = None, quiet: bool = False) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    out: str | Path | None = None,
+    data_dir: str | None = None,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    quiet: bool = False,
+) -> TrainResult:
     """Train `cfg` end to end and write the run directory; returns it with the metrics."""
     spec = data_mod.get_spec(cfg.dataset)
     # Data first: a missing or corrupt file must fail before any folder is created.
@@ -127,18 +141,30 @@ def train(cfg: TrainConfig, out: str | Path | None = None, data_dir: str | None 
     mean, std = spec.mean, spec.std
 
     write_json(run_dir / "config.json", {**cfg.to_dict(), "library": library_versions(), "git_commit": git_commit()})
-    write_json(run_dir / "model.json", {
-        "name": cfg.model, "kwargs": cfg.model_kwargs, "params": n_params, "dataset": cfg.dataset,
-        "normalize": {"mean": mean, "std": std}, "classes": list(spec.classes), "input_shape": [1, 28, 28],
-    })
+    write_json(
+        run_dir / "model.json",
+        {
+            "name": cfg.model,
+            "kwargs": cfg.model_kwargs,
+            "params": n_params,
+            "dataset": cfg.dataset,
+            "normalize": {"mean": mean, "std": std},
+            "classes": list(spec.classes),
+            "input_shape": [1, 28, 28],
+        },
+    )
     log(f"mnistlab run {run_dir}")
     log(f"Python {platform.python_version()}, torch {torch.__version__}, device {device}, threads {threads}")
-    log(f"Data: {cfg.dataset} train {n} / val {len(val_split)} / test {len(test_split)}, "
-        f"normalize mean {mean} std {std}, augmentation: {cfg.augment.describe()}")
+    log(
+        f"Data: {cfg.dataset} train {n} / val {len(val_split)} / test {len(test_split)}, "
+        f"normalize mean {mean} std {std}, augmentation: {cfg.augment.describe()}"
+    )
     log(f"Model: {cfg.model} {cfg.model_kwargs or ''}, {n_params:,} parameters")
-    log(f"Optimizer: {cfg.optimizer} lr {cfg.lr} momentum {cfg.momentum} nesterov {cfg.nesterov} "
+    log(
+        f"Optimizer: {cfg.optimizer} lr {cfg.lr} momentum {cfg.momentum} nesterov {cfg.nesterov} "
         f"weight_decay {cfg.weight_decay}, label_smoothing {cfg.label_smoothing}; scheduler {cfg.scheduler}; "
-        f"batch {cfg.batch_size}, {epochs} epochs x {steps_per_epoch} steps, seed {cfg.seed}")
+        f"batch {cfg.batch_size}, {epochs} epochs x {steps_per_epoch} steps, seed {cfg.seed}"
+    )
 
     metrics, step = [], 0
     for epoch in range(1, epochs + 1):
@@ -179,25 +205,34 @@ def train(cfg: TrainConfig, out: str | Path | None = None, data_dir: str | None 
         if not math.isfinite(train_loss):
             from .errors import MnistlabError
 
-            raise MnistlabError(f"training diverged: loss is {train_loss} in epoch {epoch} (step {step}); "
-                                f"lower the lr", exit_code=3)
+            raise MnistlabError(
+                f"training diverged: loss is {train_loss} in epoch {epoch} (step {step}); lower the lr", exit_code=3
+            )
         row = {"epoch": epoch, "train_loss": round(train_loss, 6), "train_acc": round(train_acc, 4)}
         if cfg.val_size:
             v = evaluate(model, val_split, mean, std, cfg.eval_batch_size)
             row |= {"val_loss": round(v.loss, 6), "val_acc": round(100 * v.accuracy, 4)}
         t = evaluate(model, test_split, mean, std, cfg.eval_batch_size)
         seconds = time.perf_counter() - t0
-        row |= {"test_loss": round(t.loss, 6), "test_acc": round(100 * t.accuracy, 4), "lr": lr,
-                "seconds": round(seconds, 3)}
+        row |= {
+            "test_loss": round(t.loss, 6),
+            "test_acc": round(100 * t.accuracy, 4),
+            "lr": lr,
+            "seconds": round(seconds, 3),
+        }
         metrics.append(row)
         write_metrics(run_dir, metrics)
         save_weights(model, run_dir / "model.safetensors")
         val = f" | val acc {row['val_acc']:.2f}%" if cfg.val_size else ""
-        log(f"Epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2f}%{val} | test loss {t.loss:.4f}, "
-            f"Accuracy: {t.correct}/{t.total} ({100 * t.accuracy:.2f}%) | {seconds:.1f}s")
+        log(
+            f"Epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2f}%{val} | test loss {t.loss:.4f}, "
+            f"Accuracy: {t.correct}/{t.total} ({100 * t.accuracy:.2f}%) | {seconds:.1f}s"
+        )
     total = sum(r["seconds"] for r in metrics)
-    log(f"Final: test accuracy {metrics[-1]['test_acc']:.2f}% after {len(metrics)} epochs ({step} steps) "
-        f"in {total:.1f}s; run saved in {run_dir}")
+    log(
+        f"Final: test accuracy {metrics[-1]['test_acc']:.2f}% after {len(metrics)} epochs ({step} steps) "
+        f"in {total:.1f}s; run saved in {run_dir}"
+    )
     return TrainResult(run_dir, metrics, model.eval())
 
 
@@ -210,8 +245,13 @@ def _bar(total: int, epoch: int):
 def library_versions() -> dict:
     import numpy
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "platform": platform.platform(), "processor": _cpu_name()}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "processor": _cpu_name(),
+    }
 
 
 def _cpu_name() -> str:

@@ -11,7 +11,7 @@ def print_table(rows: list[list], header: list[str]) -> None:
     cells = [header] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for j, r in enumerate(cells):
-        line = "  ".join(c.rjust(w) if j and _num(c) else c.ljust(w) for c, w in zip(r, widths))
+        line = "  ".join(c.rjust(w) if j and _num(c) else c.ljust(w) for c, w in zip(r, widths, strict=False))
         print(line.rstrip())
         if j == 0:
             print("  ".join("-" * w for w in widths))

@@ -14,9 +14,12 @@ def run(ns):
     rows = []
     for name in list_models():
         e = model_entry(name)
-        rows.append({"name": name, "params": count_params(create_model(name)), "description": e.description,
-                     "config": e.config})
+        rows.append(
+            {"name": name, "params": count_params(create_model(name)), "description": e.description, "config": e.config}
+        )
     if ns.json:
         print(json.dumps(rows, indent=2))
     else:
-        print_table([[r["name"], f"{r['params']:,}", r["description"]] for r in rows], ["name", "params", "description"])
+        print_table(
+            [[r["name"], f"{r['params']:,}", r["description"]] for r in rows], ["name", "params", "description"]
+        )

@@ -27,9 +27,18 @@ def add_train_flags(p):
 
 
 def config_from_flags(ns):
-    overrides = {"model": ns.model, "epochs": ns.epochs, "batch_size": ns.batch_size, "lr": ns.lr,
-                 "seed": ns.seed, "max_steps": ns.max_steps, "val_size": ns.val_size, "threads": ns.threads,
-                 "device": ns.device, "dataset": ns.dataset}
+    overrides = {
+        "model": ns.model,
+        "epochs": ns.epochs,
+        "batch_size": ns.batch_size,
+        "lr": ns.lr,
+        "seed": ns.seed,
+        "max_steps": ns.max_steps,
+        "val_size": ns.val_size,
+        "threads": ns.threads,
+        "device": ns.device,
+        "dataset": ns.dataset,
+    }
     return load_config(ns.config, overrides)
 
 

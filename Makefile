@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh machine: `make train` and `make test` (see README.md).
+SHELL := /bin/bash
+PY := python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages some features need; installed when missing (needs root), else a warning.
+DEBS := npm dataset-fashion-mnist chromium chromium-driver postgresql
+CONFIG ?= ref3
+
+.PHONY: venv sysdeps data train test lint format clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+sysdeps:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian packages: $$missing"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages (install them as root): $$missing"; fi; \
+	fi
+
+data: venv sysdeps
+	$(BIN)/mnistlab data fetch --dataset mnist
+
+train: data
+	$(BIN)/mnistlab train --config $(CONFIG)
+
+test: data lint
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+
+format: venv
+	$(BIN)/ruff format src tests && $(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

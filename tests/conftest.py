@@ -1,0 +1,53 @@
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mnistlab.idx import encode_idx
+
+torch.set_num_threads(1)  # small convolutions: one thread per test process is ~3x faster overall here
+os.environ.setdefault("MNISTLAB_THREADS_FOR_TESTS", "1")
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable 28x28 stand-ins: class c is a bright 6x6 square at one of ten places, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+    for i, c in enumerate(labels):
+        r, k = 4 + 12 * (c // 5) + rng.integers(-1, 2), 2 + 5 * (c % 5) + rng.integers(-1, 2)
+        images[i, r : r + 6, k : k + 6] = 255
+    return images, labels
+
+
+def write_custom_dataset(folder: Path, n_train: int = 512, n_test: int = 256) -> Path:
+    """The four IDX files plus the SHA256SUMS manifest that the `custom` dataset is verified by."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sums = []
+    for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
+        images, labels = synthetic_digits(n, seed)
+        for kind, arr in (("images-idx3-ubyte", images), ("labels-idx1-ubyte", labels)):
+            data = encode_idx(arr)
+            (folder / f"{prefix}-{kind}").write_bytes(data)
+            sums.append(f"{hashlib.sha256(data).hexdigest()}  {prefix}-{kind}")
+    (folder / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    return write_custom_dataset(tmp_path_factory.mktemp("tiny") / "data")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST cache; `make test` fetches it first. Skipped only outside make test without it."""
+    from mnistlab.data import data_dir, find_file
+
+    folder = data_dir("mnist")
+    if find_file(folder, "t10k-images-idx3-ubyte") is None:
+        pytest.skip(f"real MNIST not in {folder}; run 'mnistlab data fetch' (make test does)")
+    return folder

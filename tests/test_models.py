@@ -1,0 +1,43 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnistlab import count_params, create_model, list_models
+from mnistlab.errors import MnistlabError
+
+# Written by hand from the notebooks' torchsummary totals (ref0: computed, the notebook gives none).
+EXPECTED_PARAMS = {"ref0": 98_922, "ref1": 14_320, "ref2": 19_378, "ref3": 7_776, "ref4": 17_466}
+
+
+def test_every_model_has_an_expected_count():
+    assert set(list_models()) == set(EXPECTED_PARAMS)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_backward(name):
+    torch.manual_seed(0)
+    model = create_model(name)
+    assert count_params(model) == EXPECTED_PARAMS[name]
+    x = torch.randn(4, 1, 28, 28)
+    out = model(x)
+    assert out.shape == (4, 10)
+    assert torch.isfinite(out).all()
+    F.cross_entropy(out, torch.arange(4)).backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}.{pname} gets no gradient"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_loss_at_init_is_about_ln10(name):
+    torch.manual_seed(0)
+    model = create_model(name).train()
+    x = torch.randn(256, 1, 28, 28)
+    loss = F.cross_entropy(model(x), torch.randint(0, 10, (256,))).item()
+    assert abs(loss - math.log(10)) < 0.7, loss
+
+
+def test_unknown_model_lists_known_names():
+    with pytest.raises(MnistlabError, match="known models: ref0"):
+        create_model("resnet9000")
