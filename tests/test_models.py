@@ -8,7 +8,17 @@ from mnistlab import count_params, create_model, list_models
 from mnistlab.errors import MnistlabError
 
 # Written by hand from the notebooks' torchsummary totals (ref0: computed, the notebook gives none).
-EXPECTED_PARAMS = {"ref0": 98_922, "ref1": 14_320, "ref2": 19_378, "ref3": 7_776, "ref4": 17_466}
+EXPECTED_PARAMS = {
+    "ref0": 98_922,
+    "ref1": 14_320,
+    "ref2": 19_378,
+    "ref3": 7_776,
+    "ref4": 17_466,
+    "mnist-5k": 4_498,
+    "mnist-8k": 7_432,
+    "mnist-20k": 17_336,
+    "fashion-20k": 17_336,
+}
 
 
 def test_every_model_has_an_expected_count():

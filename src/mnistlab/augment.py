@@ -63,9 +63,17 @@ def random_erase(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> t
     return x.masked_fill(box.unsqueeze(1).to(x.device), 0.0)
 
 
+def random_flip(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """Mirror each sample left-right with probability p."""
+    on = (torch.rand(x.shape[0], generator=gen) < p).to(x.device).view(-1, 1, 1, 1)
+    return torch.where(on, x.flip(-1), x)
+
+
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
     if cfg.affine:
         x = random_affine(x, cfg, gen)
+    if cfg.flip > 0:
+        x = random_flip(x, cfg.flip, gen)
     if cfg.erase_p > 0:
         x = random_erase(x, cfg, gen)
     return x

@@ -10,7 +10,7 @@ import sys
 
 from .errors import MnistlabError
 
-COMMANDS = ["data", "models", "train", "eval"]
+COMMANDS = ["data", "models", "train", "eval", "bench"]
 
 
 class Parser(argparse.ArgumentParser):

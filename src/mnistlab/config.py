@@ -22,6 +22,7 @@ class AugmentConfig:
     translate: float = 0.0  # max |shift| as a fraction of the image side (0.1 = 2.8 px)
     scale: float = 0.0  # zoom drawn from [1 - scale, 1 + scale]
     shear: float = 0.0  # max |shear| in degrees
+    flip: float = 0.0  # probability of a horizontal flip (for Fashion-MNIST; never for digits)
     erase_p: float = 0.0  # probability of erasing one random rectangle (RandomErasing)
     erase_area: tuple[float, float] = (0.02, 0.15)  # its area as a fraction of the image
 
@@ -30,7 +31,8 @@ class AugmentConfig:
         return bool(self.rotation or self.translate or self.scale or self.shear)
 
     def describe(self) -> str:
-        parts = [f"{k}={getattr(self, k)}" for k in ("rotation", "translate", "scale", "shear", "erase_p")]
+        keys = ("rotation", "translate", "scale", "shear", "flip", "erase_p")
+        parts = [f"{k}={getattr(self, k)}" for k in keys]
         active = [p for p in parts if not p.endswith("=0.0")]
         return ", ".join(active) if active else "none"
 
@@ -100,6 +102,7 @@ class TrainConfig:
             (self.device in ("auto", "cpu", "cuda", "mps"), "device must be auto, cpu, cuda or mps"),
             (not self.nesterov or self.momentum > 0, "nesterov needs momentum > 0"),
             (0 <= self.augment.erase_p <= 1, "augment.erase_p must be in [0, 1]"),
+            (0 <= self.augment.flip <= 1, "augment.flip must be in [0, 1]"),
             (0 <= self.augment.scale < 1, "augment.scale must be in [0, 1)"),
             (
                 min(self.augment.rotation, self.augment.translate, self.augment.shear) >= 0,

@@ -1,0 +1,156 @@
+"""`mnistlab bench`: the notebooks' input pipeline against mnistlab's trainer, same model, same steps.
+
+(a) notebook: a torch Dataset handing out PIL images, per-sample RandomRotation(+-7) done with PIL as
+    torchvision does it (Image.rotate, NEAREST, fill 0), ToTensor + Normalize, DataLoader(batch_size=128,
+    shuffle=True, num_workers=2), SGD, a tqdm bar updated with loss.item() every step, then one pass over
+    the test set with a batch-128 loader. Timed from arrays already in memory (its download is free).
+(b) mnistlab: `train()` with the model's preset recipe capped at the same number of steps, timed whole:
+    reading and SHA-256-verifying the files, the steps, the test evaluation and writing the run folder.
+"""
+
+import io
+import os
+import re
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data as data_mod
+from .config import load_config
+from .models import create_model, model_entry
+from .summary import summarize
+from .train import set_threads, train
+
+
+@dataclass
+class BenchResult:
+    model: str
+    steps: int
+    batch_size: int
+    threads: int
+    notebook_s_per_step: float
+    mnistlab_s_per_step: float
+    speedup: float  # notebook time / mnistlab time
+    macs_per_image: int
+    notebook_gflops: float  # achieved training FLOP/s (forward + backward ~ 6 FLOPs per MAC per image)
+    mnistlab_gflops: float
+    peak_gflops: float
+    peak_formula: str
+    mnistlab_share_of_peak: float
+    cpu: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class NotebookMNIST(torch.utils.data.Dataset):
+    """torchvision.datasets.MNIST + transforms, per sample: PIL image -> rotate -> tensor -> normalise."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, rotate: float, mean: float, std: float):
+        self.images, self.labels, self.rotate, self.mean, self.std = images, labels, rotate, mean, std
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        img = Image.fromarray(self.images[i], mode="L")
+        if self.rotate:
+            angle = float(torch.empty(1).uniform_(-self.rotate, self.rotate).item())  # as RandomRotation
+            img = img.rotate(angle, resample=Image.NEAREST, expand=False, center=None, fillcolor=0)
+        t = torch.from_numpy(np.array(img, np.uint8, copy=True)).view(28, 28, 1).permute(2, 0, 1).float().div(255)
+        return (t - self.mean) / self.std, int(self.labels[i])
+
+
+def notebook_run(model, train_split, test_split, steps: int, mean: float, std: float) -> float:
+    """Seconds for `steps` notebook-style SGD steps plus one notebook test pass."""
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    ds = NotebookMNIST(train_split.images.numpy(), train_split.labels.numpy(), 7.0, mean, std)
+    test_ds = NotebookMNIST(test_split.images.numpy(), test_split.labels.numpy(), 0.0, mean, std)
+    loader = torch.utils.data.DataLoader(ds, batch_size=128, shuffle=True, num_workers=2)
+    test_loader = torch.utils.data.DataLoader(test_ds, batch_size=128, shuffle=True, num_workers=2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.train()
+    pbar = tqdm(loader, total=steps, file=io.StringIO())  # the bar's cost without cluttering the terminal
+    for i, (x, y) in enumerate(pbar):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        pbar.set_description(f"loss={loss.item()} batch_id={i}")
+        if i + 1 == steps:
+            break
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in test_loader:
+            correct += (model(x).argmax(1) == y).sum().item()
+    return time.perf_counter() - t0
+
+
+def peak_gflops(threads: int) -> tuple[float, str]:
+    """Nominal fp32 peak: cores x SIMD lanes x 2 FMA units x 2 FLOPs per FMA x clock."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = set(re.findall(r"^flags\s*:\s*(.*)$", text, re.M)[0].split()) if "flags" in text else set()
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    fma_units = 2 if "fma" in flags or "avx512f" in flags else 1
+    name = re.findall(r"^model name\s*:\s*(.*)$", text, re.M)
+    ghz = re.findall(r"@\s*([\d.]+)GHz", name[0]) if name else []
+    if ghz:
+        clock = float(ghz[0])
+    else:
+        mhz = re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.M)
+        clock = float(mhz[0]) / 1000 if mhz else 2.0
+    peak = threads * lanes * fma_units * 2 * clock
+    formula = f"{threads} cores x {lanes} fp32 lanes x {fma_units} FMA units x 2 FLOPs x {clock:.2f} GHz"
+    return peak, formula
+
+
+def bench(
+    model_name: str = "ref1", steps: int = 200, data_dir: str | None = None, dataset: str = "mnist", threads: int = 0
+) -> BenchResult:
+    threads = set_threads(threads)
+    spec = data_mod.get_spec(dataset)
+    train_split = data_mod.load_split(dataset, True, data_dir)
+    test_split = data_mod.load_split(dataset, False, data_dir)
+    macs = summarize(create_model(model_name)).macs
+    torch.manual_seed(0)
+    t_nb = notebook_run(create_model(model_name), train_split, test_split, steps, spec.mean, spec.std)
+    cfg = load_config(
+        model_entry(model_name).config, {"max_steps": steps, "threads": threads, "dataset": dataset, "batch_size": 128}
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        train(cfg, out=Path(tmp) / "run", data_dir=data_dir, quiet=True, progress=False)
+        t_ml = time.perf_counter() - t0
+    train_flops = 6 * macs * 128 * steps
+    peak, formula = peak_gflops(threads)
+    cpu = (
+        (re.findall(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.M) or ["?"])[0]
+        if os.path.exists("/proc/cpuinfo")
+        else "?"
+    )
+    return BenchResult(
+        model=model_name,
+        steps=steps,
+        batch_size=128,
+        threads=threads,
+        notebook_s_per_step=t_nb / steps,
+        mnistlab_s_per_step=t_ml / steps,
+        speedup=t_nb / t_ml,
+        macs_per_image=macs,
+        notebook_gflops=train_flops / t_nb / 1e9,
+        mnistlab_gflops=train_flops / t_ml / 1e9,
+        peak_gflops=peak,
+        peak_formula=formula,
+        mnistlab_share_of_peak=train_flops / t_ml / 1e9 / peak,
+        cpu=cpu,
+    )

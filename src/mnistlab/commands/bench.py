@@ -1,0 +1,32 @@
+import json
+
+from ..bench import bench
+
+
+def add(sub):
+    p = sub.add_parser("bench", help="time the notebooks' pipeline against mnistlab's trainer, side by side")
+    p.add_argument("--model", default="ref1")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: one per core)")
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(ns):
+    from ..errors import MnistlabError
+
+    if ns.steps < 1:
+        raise MnistlabError("--steps must be >= 1")
+    r = bench(ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads)
+    if ns.json:
+        print(json.dumps(r.to_dict(), indent=2))
+        return
+    print(f"{r.model}: {r.steps} steps of batch {r.batch_size}, {r.threads} threads, {r.cpu}")
+    print(f"  notebook pipeline  {r.notebook_s_per_step * 1000:8.1f} ms/step  {r.notebook_gflops:6.2f} GFLOP/s")
+    print(
+        f"  mnistlab trainer   {r.mnistlab_s_per_step * 1000:8.1f} ms/step  {r.mnistlab_gflops:6.2f} GFLOP/s "
+        f"({100 * r.mnistlab_share_of_peak:.1f}% of peak)"
+    )
+    print(f"  speed-up {r.speedup:.2f}x; peak {r.peak_gflops:.0f} GFLOP/s = {r.peak_formula}")

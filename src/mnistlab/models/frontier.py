@@ -1,0 +1,62 @@
+"""mnistlab's own small models: one private builder, one tiny registered function per size (timm style).
+
+CompactNet spends its few full-resolution FLOPs on a two-conv stem, pools once, squeezes with a 1x1
+transition and finishes with valid 3x3 convs, GAP and a 1x1 head:
+
+    (B,1,28,28) -stem 3x3-> (B,s0,26,26) -3x3-> (B,s1,24,24) -pool-> (B,s1,12,12) -1x1-> (B,t,12,12)
+    -3x3-> (B,b0,10,10) -3x3-> (B,b1,8,8) -3x3-> (B,b2,6,6) -GAP-> (B,b2) -1x1-> (B,10)
+
+Receptive field 2 + 2 + 1 (pool) then +4 per body conv: 5, 6, then 14, 18, 22 px with three body convs.
+"""
+
+from torch import nn
+
+from .registry import register
+
+
+def _block(cin: int, cout: int, k: int, dropout: float) -> list[nn.Module]:
+    layers = [nn.Conv2d(cin, cout, k, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return layers + ([nn.Dropout(dropout)] if dropout else [])
+
+
+class CompactNet(nn.Module):
+    def __init__(self, stem=(8, 16), trans: int = 8, body=(16, 16, 16), dropout: float = 0.05, num_classes: int = 10):
+        super().__init__()
+        layers, c = [], 1
+        for w in stem:
+            layers += _block(c, w, 3, dropout)
+            c = w
+        layers += [nn.MaxPool2d(2), *_block(c, trans, 1, 0.0)]
+        c = trans
+        for i, w in enumerate(body):
+            layers += _block(c, w, 3, dropout if i < len(body) - 1 else 0.0)
+            c = w
+        self.features = nn.Sequential(*layers)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Conv2d(c, num_classes, 1, bias=False)
+
+    def forward(self, x):
+        x = self.gap(self.features(x))  # (B, C, 1, 1)
+        return self.head(x).flatten(1)  # (B, 10) logits
+
+
+@register("mnist-8k", "CompactNet 8-16 | 1x1 8 | 16-16-16, GAP: under 8,000 params, 15 epochs")
+def mnist_8k(**kw):
+    return CompactNet(**({"stem": (8, 16), "trans": 8, "body": (16, 16, 16)} | kw))
+
+
+@register("mnist-5k", "CompactNet 6-12 | 1x1 8 | 12-12-12, GAP: under 5,000 params, 15 epochs")
+def mnist_5k(**kw):
+    return CompactNet(**({"stem": (6, 12), "trans": 8, "body": (12, 12, 12)} | kw))
+
+
+@register("mnist-20k", "CompactNet 16-24 | 1x1 12 | 24-24-24, GAP: under 20,000 params, 19 epochs")
+def mnist_20k(**kw):
+    return CompactNet(**({"stem": (16, 24), "trans": 12, "body": (24, 24, 24)} | kw))
+
+
+@register(
+    "fashion-20k", "CompactNet 16-24 | 1x1 12 | 24-24-24 for Fashion-MNIST: under 20,000 params", config="fashion-20k"
+)
+def fashion_20k(**kw):
+    return CompactNet(**({"stem": (16, 24), "trans": 12, "body": (24, 24, 24)} | kw))
