@@ -18,6 +18,7 @@ EXPECTED_PARAMS = {
     "mnist-8k": 7_432,
     "mnist-20k": 17_336,
     "fashion-20k": 17_336,
+    "sweepnet": 6_696,  # default kwargs: 8x2 | pool | 16x3 + GAP; sweeps sample the rest
 }
 
 
