@@ -114,8 +114,13 @@ def train(
     overwrite: bool = False,
     progress: bool | None = None,
     quiet: bool = False,
+    on_epoch=None,
 ) -> TrainResult:
-    """Train `cfg` end to end and write the run directory; returns it with the metrics."""
+    """Train `cfg` end to end and write the run directory; returns it with the metrics.
+
+    `on_epoch(row)` is called with each epoch's metrics row; an exception it raises (a sweep's pruner
+    stopping the trial) ends the run there.
+    """
     spec = data_mod.get_spec(cfg.dataset)
     # Data first: a missing or corrupt file must fail before any folder is created.
     train_split = data_mod.load_split(cfg.dataset, True, data_dir)
@@ -228,6 +233,8 @@ def train(
             f"Epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2f}%{val} | test loss {t.loss:.4f}, "
             f"Accuracy: {t.correct}/{t.total} ({100 * t.accuracy:.2f}%) | {seconds:.1f}s"
         )
+        if on_epoch is not None:
+            on_epoch(row)
     total = sum(r["seconds"] for r in metrics)
     log(
         f"Final: test accuracy {metrics[-1]['test_acc']:.2f}% after {len(metrics)} epochs ({step} steps) "
