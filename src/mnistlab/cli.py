@@ -10,7 +10,18 @@ import sys
 
 from .errors import MnistlabError
 
-COMMANDS = ["data", "models", "train", "eval", "bench"]
+COMMANDS = [
+    "data",
+    "models",
+    "train",
+    "eval",
+    "bench",
+    "summary",
+    "check",
+    "report",
+    "runs",
+    "repeat",
+]
 
 
 class Parser(argparse.ArgumentParser):

@@ -240,6 +240,11 @@ def train(
         f"Final: test accuracy {metrics[-1]['test_acc']:.2f}% after {len(metrics)} epochs ({step} steps) "
         f"in {total:.1f}s; run saved in {run_dir}"
     )
+    if cfg.budget is not None:  # the assignment's verdict, the same rows as `mnistlab check`
+        from .budget import check, verdict_lines
+
+        for line in verdict_lines(check(str(run_dir), cfg.budget)):
+            log(line)
     return TrainResult(run_dir, metrics, model.eval())
 
 

@@ -1,0 +1,87 @@
+"""The same training over several seeds: mean ± std of the final-epoch test accuracy, never one lucky run.
+
+Each seed trains into DIR/seed<N>/ exactly as `mnistlab train` would; DIR/repeat.json gathers them. Only
+the final epoch counts: choosing an epoch or a checkpoint by test accuracy would tune on the test set.
+"""
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .config import TrainConfig
+from .errors import MnistlabError
+from .rundir import write_json
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'5' -> [0, 1, 2, 3, 4]; '0,1,7' -> [0, 1, 7]."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()] if "," in text else list(range(int(text)))
+    except ValueError:
+        raise MnistlabError(f"--seeds {text!r}: give a count (5) or a comma list of seeds (0,1,2)") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise MnistlabError(f"--seeds {text!r}: need at least one seed, none negative, no repeats")
+    return seeds
+
+
+def stats(values: list[float]) -> dict:
+    """Mean, sample standard deviation (n - 1; 0 for one value), min and max."""
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return {"n": n, "mean": round(mean, 4), "std": round(std, 4), "min": min(values), "max": max(values)}
+
+
+def repeat(
+    cfg: TrainConfig,
+    seeds: list[int],
+    out: str | Path,
+    data_dir: str | None = None,
+    command: str = "",
+    overwrite: bool = False,
+    on_seed: Callable[[dict], None] | None = None,
+) -> dict:
+    """Train `cfg` once per seed into out/seed<N>; write and return repeat.json's content."""
+    from .train import library_versions, resolve_device, train
+
+    out = Path(out)
+    if (out / "repeat.json").exists() and not overwrite:
+        raise MnistlabError(f"{out}: already holds a repeat; choose another --out, or pass --overwrite")
+    t0 = time.perf_counter()
+    per_seed = []
+    for seed in seeds:
+        result = train(
+            dataclasses.replace(cfg, seed=seed),
+            out=out / f"seed{seed}",
+            data_dir=data_dir,
+            overwrite=overwrite,
+            quiet=True,
+        )
+        last = result.metrics[-1]
+        row = {
+            "seed": seed,
+            "run_dir": str(result.run_dir),
+            "epochs": len(result.metrics),
+            "final_test_acc": last["test_acc"],
+            "seconds": round(sum(r["seconds"] for r in result.metrics), 1),
+        }
+        per_seed.append(row)
+        if on_seed:
+            on_seed(row)
+    summary = {
+        "command": command,
+        "config": {k: v for k, v in cfg.to_dict().items() if k != "seed"},
+        "seeds": per_seed,
+        "final_test_acc": stats([r["final_test_acc"] for r in per_seed]),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "machine": {
+            **library_versions(),
+            "device": str(resolve_device(cfg.device)),
+            "threads": cfg.threads or len(os.sched_getaffinity(0)),
+        },
+    }
+    write_json(out / "repeat.json", summary)
+    return summary
