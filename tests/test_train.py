@@ -41,6 +41,7 @@ def test_run_directory_and_checkpoint_round_trip(tiny_data, tmp_path):
     result = train(cfg, out=tmp_path / "run", data_dir=tiny_data, quiet=True)
     run = result.run_dir
     assert sorted(p.name for p in run.iterdir()) == [
+        "checkpoint.safetensors",
         "config.json",
         "log.txt",
         "metrics.csv",

@@ -24,7 +24,8 @@ from . import data as data_mod
 from .config import load_config
 from .models import create_model, model_entry
 from .summary import summarize
-from .train import set_threads, train
+from .system import set_threads
+from .train import train
 
 
 @dataclass

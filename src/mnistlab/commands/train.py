@@ -8,7 +8,9 @@ def add(sub):
     add_train_flags(p)
     p.add_argument("--out", default=None, help="run directory (default runs/<YYYYmmdd-HHMMSS>-<model>)")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no epoch lines on stdout (log.txt still has them)")
+    p.add_argument("--no-report", action="store_true", help="skip report.md/.html and its plots at the end")
     p.set_defaults(func=run)
 
 
@@ -23,6 +25,14 @@ def add_train_flags(p):
     p.add_argument("--val-size", type=int, default=None, help="hold out this many training images for validation")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config key, VALUE in TOML (a bare word is a string): --set weight_decay=1e-4 "
+        "--set 'augment={rotation = 7.0}'; repeatable",
+    )
     add_data_flags(p)
 
 
@@ -39,10 +49,50 @@ def config_from_flags(ns):
         "device": ns.device,
         "dataset": ns.dataset,
     }
-    return load_config(ns.config, overrides)
+    return load_config(ns.config, overrides | parse_sets(getattr(ns, "set", [])))
+
+
+def parse_sets(items: list[str]) -> dict:
+    """`--set KEY=VALUE` pairs -> overrides; lets `mnistlab sweep --show` print a self-contained command."""
+    import tomllib
+
+    from ..errors import MnistlabError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MnistlabError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value  # not TOML: a bare word such as --set optimizer=adam
+    return out
 
 
 def run(ns):
+    if ns.resume:
+        from ..train import resume_config
+
+        result = train(resume_config(ns.resume), out=ns.resume, data_dir=ns.data_dir, quiet=ns.quiet, resume=True)
+        print(f"Run saved in {result.run_dir}")
+        return write_report_unless(ns, result.run_dir)
     cfg = config_from_flags(ns)
     result = train(cfg, out=ns.out, data_dir=ns.data_dir, overwrite=ns.overwrite, quiet=ns.quiet)
     print(f"Run saved in {result.run_dir}")
+    write_report_unless(ns, result.run_dir)
+
+
+def write_report_unless(ns, run_dir) -> None:
+    """The report after training unless --no-report; a report that fails must not fail the finished run."""
+    if getattr(ns, "no_report", False):
+        return
+    import sys
+
+    from ..errors import MnistlabError
+    from ..report import write_report
+
+    try:
+        print(f"Report written: {write_report(run_dir, data_dir=ns.data_dir)}")
+    except MnistlabError as e:
+        print(f"mnistlab: warning: no report: {e}", file=sys.stderr)

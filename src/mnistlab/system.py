@@ -1,0 +1,57 @@
+"""The machine: device choice, thread count, and the facts a run records about where it ran."""
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from .errors import MnistlabError
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise MnistlabError("--device cuda: no CUDA device is available here")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise MnistlabError("--device mps: no Apple GPU is available here")
+    return torch.device(name)
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def set_threads(n: int) -> int:
+    """0 -> one thread per core, never more: for small convolutions oversubscription is far worse."""
+    n = n or cores()
+    torch.set_num_threads(n)
+    return n
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def library_versions() -> dict:
+    import numpy
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "processor": cpu_name(),
+        "cores": cores(),
+    }
