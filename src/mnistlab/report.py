@@ -99,7 +99,7 @@ def _machine(run_dir: Path, config: dict) -> str:
     return f"{where}; {lib.get('processor', '?')}"
 
 
-def build(run_dir: Path, note: str | None = None, data_dir=None) -> list[tuple]:
+def build(run_dir: Path, note: str | None = None, data_dir=None, limit: int = 100) -> list[tuple]:
     """The report as blocks: ("h1"|"h2"|"p", text), ("table", header, rows), ("img", file, alt)."""
     run_dir = Path(run_dir)
     config = read_json(run_dir / "config.json")
@@ -112,7 +112,7 @@ def build(run_dir: Path, note: str | None = None, data_dir=None) -> list[tuple]:
         raise MnistlabError(f"{run_dir}: metrics.csv has no epochs yet")
     budget = resolve_budget(str(run_dir))
     verdict = check(str(run_dir), budget)
-    facts = draw(run_dir, cfg, meta, metrics, data_dir, budget.min_acc)
+    facts = draw(run_dir, cfg, meta, metrics, data_dir, budget.min_acc, limit)
     accs = [r["test_acc"] for r in metrics]
     best = max(range(len(accs)), key=lambda i: accs[i])
     rule = next((r for r in verdict.rules if r.rule == "consistency"), None)
@@ -221,8 +221,11 @@ def to_html(blocks: list[tuple], run_dir: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_report(run_dir: str | Path, note: str | None = None, data_dir=None) -> Path:
-    """Write report.md, report.html and the PNGs into `run_dir`; a note is kept in note.txt for next time."""
+def write_report(run_dir: str | Path, note: str | None = None, data_dir=None, limit: int = 100) -> Path:
+    """Write report.md, report.html and the PNGs into `run_dir`; a note is kept in note.txt for next time.
+
+    `limit` caps the misclassified grid (highest loss first); the text always gives the full count.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / "model.json").is_file():
         from .errors import MnistlabError
@@ -233,7 +236,7 @@ def write_report(run_dir: str | Path, note: str | None = None, data_dir=None) ->
         atomic_write_text(note_file, note.strip() + "\n")
     elif note_file.is_file():
         note = note_file.read_text().strip()
-    blocks = build(run_dir, note, data_dir)
+    blocks = build(run_dir, note, data_dir, limit)
     atomic_write_text(run_dir / "report.md", to_markdown(blocks))
     atomic_write_text(run_dir / "report.html", to_html(blocks, run_dir))
     return run_dir / "report.md"

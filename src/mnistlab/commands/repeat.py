@@ -22,7 +22,9 @@ def command_line(ns) -> str:
         value = getattr(ns, a.dest, None)
         if not a.option_strings or a.dest == "help" or value is None or value == a.default:
             continue
-        words += [a.option_strings[-1]] if value is True else [a.option_strings[-1], str(value)]
+        flag = a.option_strings[-1]
+        values = value if isinstance(value, list) else [value]  # --set KEY=VALUE repeats
+        words += [flag] if value is True else [w for v in values for w in (flag, str(v))]
     return shlex.join(words)
 
 

@@ -1,0 +1,67 @@
+import json
+
+import pytest
+from safetensors.torch import load_file
+
+from mnistlab.cli import main
+from mnistlab.errors import MnistlabError
+from mnistlab.repeat import parse_seeds, stats
+from mnistlab.rundir import read_metrics, write_json, write_metrics
+from mnistlab.runs import list_runs
+
+
+def fake_run(folder, accs, model="ref3", params=7776):
+    folder.mkdir(parents=True)
+    write_json(folder / "model.json", {"name": model, "params": params})
+    write_metrics(folder, [{"epoch": i + 1, "test_acc": a, "seconds": 2.0} for i, a in enumerate(accs)])
+
+
+def test_runs_table_sorts_and_skips_broken_runs(tmp_path, capsys):
+    fake_run(tmp_path / "a", [98.0, 99.1, 99.3, 99.2])
+    fake_run(tmp_path / "b", [99.0, 99.5], model="ref1", params=14320)
+    fake_run(tmp_path / "rep" / "seed0", [97.0, 98.0, 99.4])
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "model.json").write_text("{not json")
+    (tmp_path / "broken" / "metrics.csv").write_text("epoch,test_acc\n1,50\n")
+    rows, skipped = list_runs(tmp_path, sort="final")
+    assert [r["name"] for r in rows] == ["b", "rep/seed0", "a"] and len(skipped) == 1
+    a = rows[-1]
+    assert (a["best"], a["final"], a["last3"], a["epochs"], a["seconds"]) == (99.3, 99.2, 99.1, 4, 8.0)
+    assert rows[0]["last3"] is None  # two epochs: no minimum over three
+    assert [r["name"] for r in list_runs(tmp_path, sort="last3")[0]] == ["a", "rep/seed0", "b"]  # None last
+    assert main(["runs", str(tmp_path), "--sort", "params", "--json"]) == 0
+    out = capsys.readouterr()
+    assert [r["params"] for r in json.loads(out.out)] == [7776, 7776, 14320] and "skipped" in out.err
+    assert main(["runs", str(tmp_path)]) == 0
+    assert "min last 3" in capsys.readouterr().out
+    with pytest.raises(MnistlabError, match="no such folder"):
+        list_runs(tmp_path / "missing")
+
+
+def test_seed_lists_and_statistics():
+    assert parse_seeds("5") == [0, 1, 2, 3, 4] and parse_seeds("3,1") == [3, 1]
+    for bad in ("0", "x", "1,1", "-1,2"):
+        with pytest.raises(MnistlabError):
+            parse_seeds(bad)
+    s = stats([99.0, 99.2, 99.4])
+    assert (s["mean"], s["std"], s["min"], s["max"], s["n"]) == (99.2, 0.2, 99.0, 99.4, 3)  # sample std
+    assert stats([98.5])["std"] == 0.0
+
+
+def test_repeat_trains_each_seed_and_reports_final_epochs(tiny_data, tmp_path, capsys):
+    out = tmp_path / "rep"
+    args = ["repeat", "--model", "ref3", "--dataset", "custom", "--data-dir", str(tiny_data), "--threads", "1"]
+    args += ["--epochs", "2", "--max-steps", "10", "--seeds", "0,1", "--out", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    r = json.loads((out / "repeat.json").read_text())
+    finals = [read_metrics(out / f"seed{s}")[-1]["test_acc"] for s in (0, 1)]
+    assert [s["final_test_acc"] for s in r["seeds"]] == finals and [s["epochs"] for s in r["seeds"]] == [2, 2]
+    assert r["final_test_acc"] == stats(finals) and r["wall_seconds"] > 0
+    assert r["command"].startswith("mnistlab repeat --model ref3 --epochs 2 --max-steps 10")
+    assert "--seeds 0,1" in r["command"] and r["machine"]["torch"] and "seed" not in r["config"]
+    assert f"± {stats(finals)['std']:.2f}" in text and "min" in text
+    w0, w1 = (load_file(str(out / f"seed{s}" / "model.safetensors")) for s in (0, 1))
+    assert any(not w0[k].equal(w1[k]) for k in w0)  # different seeds, different networks
+    assert main(args) == 2  # refuses to write over a repeat
+    assert "already holds a repeat" in capsys.readouterr().err
