@@ -45,7 +45,7 @@ def test_train_then_eval_end_to_end(tiny_data, tmp_path):
 def test_models_json(capsys):
     assert main(["models", "--json"]) == 0
     names = [m["name"] for m in json.loads(capsys.readouterr().out)]
-    assert names[:5] == ["ref0", "ref1", "ref2", "ref3", "ref4"]
+    assert {"ref0", "ref1", "ref2", "ref3", "ref4", "mnist-8k"} <= set(names)
 
 
 BAD = [
