@@ -1,0 +1,31 @@
+import socket
+
+from ..errors import MnistlabError
+
+
+def add(sub):
+    p = sub.add_parser("serve", help="web page to draw a digit and see the model's prediction")
+    p.add_argument("--run", default=None, metavar="RUN_DIR", help="run directory (default: the shipped model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=run)
+
+
+def run(ns):
+    try:  # FastAPI and uvicorn load only for this command
+        import uvicorn
+
+        from ..serve import create_app
+    except ImportError as e:
+        raise MnistlabError(f"serve needs FastAPI and uvicorn ({e}); run 'make venv'") from None
+
+    family = socket.AF_INET6 if ":" in ns.host else socket.AF_INET
+    with socket.socket(family) as probe:  # a taken port: one line now, not uvicorn's log and exit later
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((ns.host, ns.port))
+        except OSError as e:
+            raise MnistlabError(f"cannot listen on {ns.host}:{ns.port}: {e.strerror or e}") from None
+    app = create_app(ns.run)  # loads the model first: a bad --run fails before the server starts
+    print(f"mnistlab serve: http://{ns.host}:{ns.port}/  (Ctrl-C stops it)", flush=True)
+    uvicorn.run(app, host=ns.host, port=ns.port, log_level="warning")
