@@ -19,6 +19,7 @@ COMMANDS = [
     "predict",
     "export",
     "serve",
+    "sweep",
     "summary",
     "check",
     "report",

@@ -1,0 +1,1 @@
+"""Search-space files shipped with mnistlab (`mnistlab sweep` uses default.toml without --space)."""
