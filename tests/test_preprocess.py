@@ -50,6 +50,13 @@ def rgba(strokes_white: bool) -> Image.Image:
     return img
 
 
+def on_table(img: Image.Image) -> Image.Image:
+    """The paper photographed with a dark table showing along the left and bottom edges."""
+    a = np.asarray(img).copy()
+    a[:, :25], a[-20:, :] = 40, 40
+    return Image.fromarray(a)
+
+
 CASES = {
     "dark_on_light": seven(),
     "light_on_dark": seven(ink=255, paper=0),
@@ -59,6 +66,8 @@ CASES = {
     "rgba_dark_strokes": rgba(strokes_white=False),
     "rgba_white_strokes": rgba(strokes_white=True),
     "grey_noisy_uneven": grey_noisy_paper(seven()),
+    "tight_crop": seven(size=(112, 132), box=(6, 6, 106, 126)),  # the bar touches the top edge
+    "table_at_edges": on_table(seven(size=(300, 240), box=(110, 50, 200, 200))),
     "rgb_jpeg": Image.open(io.BytesIO(png_bytes(seven().convert("RGB"), "JPEG"))),
 }
 

@@ -143,6 +143,8 @@ def ink_map(g: np.ndarray) -> np.ndarray:
         d = _window(d, 3, np.mean)
     sigma = _noise(d)
     ink = np.clip(d - np.median(d), 0, None)  # the paper (most pixels) at 0 whatever the opening's bias
+    if ink.max() >= 4 * sigma:
+        ink = _drop_margins(ink, ink > max(4 * sigma, 0.1 * float(ink.max())))
     peak = float(ink.max())
     if peak < max(0.08, 6 * sigma):
         raise NoDigitError("no digit found: the image is blank")
@@ -154,6 +156,41 @@ def ink_map(g: np.ndarray) -> np.ndarray:
     # Keep only ink near the thresholded strokes, so faint paper texture between them stays black.
     near = _window(mask.astype(np.float32), 3, np.max) > 0
     return (val * near).astype(np.float32)
+
+
+def _border_connected(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool -> the pixels of mask connected (8-way) to the image border, on a <= 128 px grid."""
+    f = max(1, -(-max(mask.shape) // 128))  # pooling factor: keeps the flood fill's loop short
+    h, w = -(-mask.shape[0] // f), -(-mask.shape[1] // f)
+    pooled = np.zeros((h * f, w * f), bool)
+    pooled[: mask.shape[0], : mask.shape[1]] = mask
+    pooled = pooled.reshape(h, f, w, f).any(axis=(1, 3))  # (h, w)
+    seen = np.zeros_like(pooled)
+    seen[[0, -1], :], seen[:, [0, -1]] = pooled[[0, -1], :], pooled[:, [0, -1]]
+    while True:  # geodesic dilation: grow from the border, only through ink
+        grown = np.pad(seen, 1)
+        grown = np.max(sliding_window_view(grown, (3, 3)), axis=(-2, -1)) & pooled
+        if np.array_equal(grown, seen):
+            break
+        seen = grown
+    return np.repeat(np.repeat(seen, f, 0), f, 1)[: mask.shape[0], : mask.shape[1]] & mask
+
+
+def _drop_margins(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(H, W) ink -> the same with a table, paper edge or shadow along the picture's border zeroed.
+
+    Such margins run along a good part of a side (>= 1/4), where a digit's stroke meets the border for a
+    stroke's width. They go only if ink away from the border remains (>= 2% of the mass: the digit), so a
+    tightly cropped digit, whose every stroke may touch the border, is kept whole.
+    """
+    edge = _border_connected(mask)  # (H, W) bool
+    if not edge.any():
+        return ink
+    contact = max(edge[[0, -1], :].sum(1).max() / mask.shape[1], edge[:, [0, -1]].sum(0).max() / mask.shape[0])
+    if contact < 0.25 or float(ink[mask & ~edge].sum()) < 0.02 * float(ink[mask].sum()):
+        return ink
+    fringe = _window(edge.astype(np.float32), 5, np.max) > 0  # with its anti-aliased rim
+    return np.where(fringe, 0, ink).astype(np.float32)
 
 
 def _bbox(v: np.ndarray, trim: float = 0.002) -> tuple[int, int, int, int]:
