@@ -61,7 +61,7 @@ def test_run_directory_and_checkpoint_round_trip(tiny_data, tmp_path):
     r = evaluate(model, test, meta["normalize"]["mean"], meta["normalize"]["std"])
     assert r.correct == round(result.metrics[-1]["test_acc"] * r.total / 100)
     x = torch.randn(3, 1, 28, 28)
-    assert torch.equal(model(x), result.model(x))
+    assert torch.allclose(model(x), result.model(x), atol=1e-5)  # the trained copy is channels_last
 
 
 def test_max_steps_writes_one_row(tiny_data, tmp_path):

@@ -106,6 +106,9 @@ def train(
     train_split, val_split = carve_validation(train_split, cfg.val_size)
     train_split, val_split, test_split = train_split.to(device), val_split.to(device), test_split.to(device)
     model = create_model(cfg.model, **cfg.model_kwargs).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    forward = torch.compile(model) if cfg.compile else model  # eval uses the eager model: no recompiles
     n_params = count_params(model)
     opt = make_optimizer(cfg, model)
     n, bs = len(train_split), cfg.batch_size
@@ -129,7 +132,10 @@ def train(
             "normalize": {"mean": mean, "std": std}, "classes": list(spec.classes), "input_shape": [1, 28, 28],
         })  # fmt: skip
         log(f"mnistlab run {run_dir}")
-        log(f"Python {platform.python_version()}, torch {torch.__version__}, device {device}, threads {threads}")
+        log(
+            f"Python {platform.python_version()}, torch {torch.__version__}, device {device}, threads {threads}, "
+            f"channels_last {cfg.channels_last}, compile {cfg.compile}"
+        )
         log(f"Data: {cfg.dataset} train {n} / val {len(val_split)} / test {len(test_split)}, "
             f"normalize mean {mean} std {std}, augmentation: {cfg.augment.describe()}")  # fmt: skip
         log(f"Model: {cfg.model} {cfg.model_kwargs or ''}, {n_params:,} parameters")
@@ -168,7 +174,9 @@ def train(
                 x = train_split.images[idx].unsqueeze(1).float().div_(255)  # (B, 1, 28, 28) in [0, 1]
                 y = train_split.labels[idx]
                 x = (augment_batch(x, cfg.augment, gen) - mean) / std
-                out = model(x)  # (B, 10)
+                if cfg.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                out = forward(x)  # (B, 10)
                 loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

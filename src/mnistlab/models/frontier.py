@@ -23,8 +23,8 @@ class CompactNet(nn.Module):
     def __init__(self, stem=(8, 16), trans: int = 8, body=(16, 16, 16), dropout: float = 0.05, num_classes: int = 10):
         super().__init__()
         layers, c = [], 1
-        for w in stem:
-            layers += _block(c, w, 3, dropout)
+        for w in stem:  # no dropout at full resolution: its mask cost ~25% of a training step here
+            layers += _block(c, w, 3, 0.0)
             c = w
         layers += [nn.MaxPool2d(2), *_block(c, trans, 1, 0.0)]
         c = trans
