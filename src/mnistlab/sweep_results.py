@@ -66,6 +66,10 @@ def train_command(config: dict) -> str:
             continue  # the default; but a model named like a preset brings that preset's keys, so keep those
         if key in TRAIN_FLAGS:
             args += [TRAIN_FLAGS[key], str(value)]
+        elif isinstance(value, dict) and isinstance(defaults.get(key), dict) and key not in preset:
+            # a config table (augment): its unnamed keys take their defaults, so name only the others
+            table = {k: v for k, v in value.items() if json.dumps(v) != json.dumps(defaults[key].get(k))}
+            args += ["--set", f"{key}={_set_value(table)}"]
         else:
             args += ["--set", f"{key}={_set_value(value)}"]
     return shlex.join(args)
