@@ -56,7 +56,8 @@ def server_url():
 
 @pytest.fixture(scope="module")
 def page(server_url):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (make venv does)")
+    from playwright import sync_api  # in requirements.txt; only the browser binary may be missing
+
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 820, "height": 470})

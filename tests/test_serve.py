@@ -77,6 +77,8 @@ BAD = {
     "empty body": (dict(content=b""), 400, "empty upload"),
     "blank image": (dict(files={"file": ("blank.png", blank_png())}), 400, "blank"),
     "no file field": (dict(files={"other": ("x.png", drawn_one())}), 400, "field named 'file'"),
+    "top_k not a number": (dict(params={"top_k": "abc"}, content=b"x"), 400, "top_k"),
+    "top_k too big": (dict(params={"top_k": 11}, content=b"x"), 400, "top_k must be between 1 and 10"),
     "form field is text": (dict(data={"file": "abc"}, files={"x": ("x", b"")}), 400, "field named 'file'"),
 }
 

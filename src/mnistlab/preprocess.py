@@ -54,6 +54,12 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
 def to_gray(img: Image.Image) -> np.ndarray:
     """(H, W) float32 in [0, 1], 1 = white; transparent pixels are composited onto a contrasting paper."""
     img = ImageOps.exif_transpose(img)  # phone photos keep their rotation in EXIF
+    factor = max(img.size) // WORK_SIDE
+    if factor >= 2:  # a 12-megapixel photo: shrink by whole-pixel box averaging before any float copy
+        try:
+            img = img.reduce(factor)
+        except ValueError:  # modes reduce() does not handle (P, 1, ...): converted at full size
+            pass
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit scans and float images
         a = np.asarray(img, dtype=np.float32)
         top = 1.0 if a.max() <= 1 else 255.0 if a.max() <= 255 else 65535.0

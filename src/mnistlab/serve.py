@@ -9,6 +9,7 @@ nothing a client sends can stop the server.
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from .errors import MnistlabError
@@ -80,6 +81,11 @@ def create_app(run_dir: str | Path | None = None, predictor: Predictor | None = 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError):
         return JSONResponse({"error": str(e)}, status_code=e.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, e: RequestValidationError):  # e.g. ?top_k=abc
+        where = ".".join(str(p) for p in e.errors()[0].get("loc", ()))
+        return JSONResponse({"error": f"{where}: {e.errors()[0].get('msg', 'invalid')}"}, status_code=400)
 
     @app.get("/", response_class=HTMLResponse)
     def index():
