@@ -75,6 +75,7 @@ class TrainConfig:
     threads: int = 0  # torch.set_num_threads; 0 = one per core (2 threads give ~1.3x one here)
     device: str = "auto"  # auto | cpu | cuda | mps
     channels_last: bool = True  # NHWC activations: measured 15-30% faster steps on CPU (3x faster max-pool)
+    amp: bool = True  # bf16 autocast on CUDA only (on CPUs without AMX/AVX-512-BF16, bf16 is slower than fp32)
     compile: bool = False  # torch.compile the training step; pays only on long runs (see benchmarks/)
     notes: str = ""  # the experiment's target, in words; shown in the report
     budget: BudgetConfig | None = None

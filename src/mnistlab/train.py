@@ -110,6 +110,7 @@ def train(
         model = model.to(memory_format=torch.channels_last)
     forward = torch.compile(model) if cfg.compile else model  # eval uses the eager model: no recompiles
     n_params = count_params(model)
+    use_amp = cfg.amp and device.type == "cuda"
     opt = make_optimizer(cfg, model)
     n, bs = len(train_split), cfg.batch_size
     steps_per_epoch = math.ceil(n / bs)
@@ -176,8 +177,9 @@ def train(
                 x = (augment_batch(x, cfg.augment, gen) - mean) / std
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                out = forward(x)  # (B, 10)
-                loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
+                with torch.autocast(device.type, torch.bfloat16, enabled=use_amp):
+                    out = forward(x)  # (B, 10)
+                loss = F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
