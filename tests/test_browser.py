@@ -62,7 +62,7 @@ def page(server_url):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 820, "height": 470})
         page.goto(server_url)
-        sync_api.expect(page.locator("#model")).to_contain_text("ref3")
+        sync_api.expect(page.locator("#model")).to_contain_text("parameters")  # /api/model answered
         yield page
         browser.close()
 
