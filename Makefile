@@ -19,11 +19,15 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 sysdeps:
-	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	@missing=$$(for p in $(DEBS); do \
+	  case $$p in npm) command -v npm >/dev/null && continue;; esac; \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian packages: $$missing"; \
-	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    apt-get update -qq >/dev/null 2>&1; \
+	    for p in $$missing; do echo "Installing Debian package $$p"; \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p >/dev/null 2>&1 \
+	        || echo "warning: could not install $$p; the features that need it are skipped"; done; \
 	  else echo "warning: missing Debian packages (install them as root): $$missing"; fi; \
 	fi
 
