@@ -102,5 +102,8 @@ def export_trial(study, path: str | Path, number: int | None = None) -> dict:
         f"Sampled: {', '.join(f'{k}={v}' for k, v in t.params.items())}",
         "Trains on the same split as the trial; set val_size = 0 to train on all the training images.",
     ]
-    atomic_write_text(Path(path), dumps_config({"notes": note, **config}, comments))
+    try:
+        atomic_write_text(Path(path), dumps_config({"notes": note, **config}, comments))
+    except OSError as e:
+        raise MnistlabError(f"--export-best {path}: cannot write: {e.strerror}") from None
     return summarize(t)
