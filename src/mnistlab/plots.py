@@ -46,7 +46,9 @@ def curves(metrics: list[dict], path: Path, min_acc: float | None = None) -> Pat
     return _save(fig, path)
 
 
-def digit_grid(images: np.ndarray, captions: list[str], path: Path, title: str, cols: int = 10) -> Path:
+def digit_grid(
+    images: np.ndarray, captions: list[str], path: Path, title: str, cols: int = 10, fontsize: float = 7
+) -> Path:
     """(N, H, W) images in [0, 1] or uint8, one caption each, in rows of `cols`; an empty N draws the title.
 
     One mosaic in one Axes, captions as text: a hundred separate Axes take seconds to lay out.
@@ -66,7 +68,7 @@ def digit_grid(images: np.ndarray, captions: list[str], path: Path, title: str, 
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     for i in range(n):
         r, c = divmod(i, cols)
-        ax.text(c * cell_w + w / 2, r * cell_h + top - 1.5, captions[i], ha="center", va="bottom", fontsize=7)
+        ax.text(c * cell_w + w / 2, r * cell_h + top - 1.5, captions[i], ha="center", va="bottom", fontsize=fontsize)
     ax.set_axis_off()
     fig.suptitle(title, fontsize=10, y=0.995, va="top")
     return _save(fig, path)

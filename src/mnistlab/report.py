@@ -75,7 +75,7 @@ def draw(run_dir: Path, cfg, meta: dict, metrics: list[dict], data_dir=None, min
         test.images[shown].numpy(),
         [f"{classes[p.labels[i]]}→{classes[p.preds[i]]} {100 * p.confidence[i]:.0f}%" for i in shown.tolist()],
         run_dir / "misclassified.png",
-        f"{len(wrong)} misclassified of {len(test)} (true→predicted, confidence), highest loss first"
+        f"{len(wrong)} misclassified of {len(test):,} (true→predicted, confidence), highest loss first"
         + (f"; the first {len(shown)}" if len(shown) < len(wrong) else ""),
     )
     plots.confusion(p.confusion(len(classes)), classes, run_dir / "confusion.png")
@@ -87,6 +87,7 @@ def draw(run_dir: Path, cfg, meta: dict, metrics: list[dict], data_dir=None, min
         run_dir / "batch.png",
         f"epoch 1, batch 1 as the network sees it ({n} of {len(x)}; augmentation: {cfg.augment.describe()})",
         cols=16,
+        fontsize=9,
     )
     return {"errors": len(wrong), "total": len(test), "error_indices": wrong.tolist()}
 
@@ -131,8 +132,9 @@ def build(run_dir: Path, note: str | None = None, data_dir=None, limit: int = 10
         ),
         (
             "p",
-            f"Recipe: {cfg.model} {cfg.model_kwargs or ''}, {cfg.optimizer} lr {cfg.lr}, scheduler "
-            f"{cfg.scheduler}, batch {cfg.batch_size}, {cfg.epochs} epochs, augmentation {a}, seed {cfg.seed}.",
+            f"Recipe: {cfg.model}{' ' + str(cfg.model_kwargs) if cfg.model_kwargs else ''}, {cfg.optimizer} "
+            f"lr {cfg.lr}, scheduler {cfg.scheduler}, batch {cfg.batch_size}, {cfg.epochs} epochs, "
+            f"augmentation {a}, seed {cfg.seed}.",
         ),
         ("h2", "Results"),
         (
@@ -143,7 +145,7 @@ def build(run_dir: Path, note: str | None = None, data_dir=None, limit: int = 10
                 ["Final test accuracy", f"{accs[-1]:.2f}% (epoch {len(accs)}; the saved weights)"],
                 ["Best test accuracy", f"{accs[best]:.2f}% (epoch {best + 1}; for information, never selected)"],
                 [f"Consistency (min of last {budget.last_k})", consistency],
-                ["Test errors", f"{facts['errors']} of {facts['total']}"],
+                ["Test errors", f"{facts['errors']:,} of {facts['total']:,}"],
                 ["Wall time", f"{sum(r.get('seconds', 0) for r in metrics):.1f} s over {len(metrics)} epochs"],
                 ["Machine", _machine(run_dir, config)],
             ],

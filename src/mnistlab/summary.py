@@ -174,6 +174,12 @@ def next_geometry(g: Geometry | None, op: str, spec, in_shape, out_shape) -> Geo
     return None
 
 
+def _tensors(args) -> list[torch.Tensor]:
+    """The tensors among a call's arguments, including inside lists (torch.cat([a, b], 1))."""
+    flat = [b for a in args for b in (a if isinstance(a, (list, tuple)) else [a])]
+    return [t for t in flat if isinstance(t, torch.Tensor)]
+
+
 class _Tracer(TorchFunctionMode):
     """Turns one forward pass into Layer rows; see the module docstring."""
 
@@ -201,8 +207,9 @@ class _Tracer(TorchFunctionMode):
 
     def _module(self, name, mod, args, out):
         self.stack.pop()
-        if name not in self.leaves:
+        if name not in self.leaves or self.busy:
             return
+        self.busy = True  # our own tensor calls below are not the model's
         new = [p for p in mod.parameters() if id(p) not in self.seen_params]
         self.seen_params.update(id(p) for p in new)
         op = next((v for k, v in _MODULE_OPS.items() if isinstance(mod, k)), type(mod).__name__)
@@ -211,7 +218,10 @@ class _Tracer(TorchFunctionMode):
             for k in ("kernel_size", "stride", "padding", "dilation", "output_size")
             if hasattr(mod, k)
         }
-        self._record(name, type(mod).__name__, op, layer_args, args, out, sum(p.numel() for p in new), mod)
+        try:
+            self._record(name, type(mod).__name__, op, layer_args, args, out, sum(p.numel() for p in new), mod)
+        finally:
+            self.busy = False
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -219,7 +229,8 @@ class _Tracer(TorchFunctionMode):
         if self.busy or (self.stack and self.stack[-1] in self.leaves):
             return out  # inside a leaf module: its forward hook records the whole layer
         op = getattr(func, "__name__", str(func))
-        if isinstance(out, torch.Tensor) and any(id(a) in self.geo for a in args if isinstance(a, torch.Tensor)):
+        if isinstance(out, torch.Tensor) and any(id(a) in self.geo for a in _tensors(args)):
+            self.busy = True
             owner = self.stack[-1] if self.stack else ""
             base = f"{owner}.{op}" if owner else op
             n = self.counts.get(base, 0)
@@ -228,20 +239,16 @@ class _Tracer(TorchFunctionMode):
             prefix = "F." if module.startswith(("torch.nn.functional", "torch._C._nn")) else "torch."
             prefix = "Tensor." if getattr(func, "__qualname__", "").startswith("TensorBase") else prefix
             layer_args = dict(zip(_FUNC_ARGS.get(op, ()), args, strict=False)) | kwargs
-            self._record(base + (f"_{n}" if n else ""), prefix + op, op, layer_args, args, out, 0, None)
+            try:
+                self._record(base + (f"_{n}" if n else ""), prefix + op, op, layer_args, args, out, 0, None)
+            finally:
+                self.busy = False
         return out
 
     def _record(self, name, type_, op, layer_args, args, out, params, mod):
-        self.busy = True
-        try:
-            self._add(name, type_, op, layer_args, args, out, params, mod)
-        finally:
-            self.busy = False
-
-    def _add(self, name, type_, op, layer_args, args, out, params, mod):
         if not isinstance(out, torch.Tensor):
             return  # tuple outputs (max_pool with indices) are rare here; skip rather than guess
-        known = [a for a in args if isinstance(a, torch.Tensor) and id(a) in self.geo]
+        known = [a for a in _tensors(args) if id(a) in self.geo]
         if not known:
             return  # not derived from the input: parameter arithmetic, constants
         geos = [self.geo[id(a)] for a in known]
