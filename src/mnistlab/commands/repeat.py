@@ -33,7 +33,8 @@ def run(ns):
         raise MnistlabError("repeat takes --seeds (a count or a list), not --seed")
     seeds = parse_seeds(ns.seeds)
     cfg = config_from_flags(ns)
-    print(f"Repeating {cfg.model} ({cfg.epochs} epochs) over seeds {', '.join(map(str, seeds))} into {ns.out}")
+    steps = f", at most {cfg.max_steps} steps" if cfg.max_steps else ""
+    print(f"Repeating {cfg.model} ({cfg.epochs} epochs{steps}) over seeds {', '.join(map(str, seeds))} into {ns.out}")
     show = lambda r: print(f"  seed {r['seed']}: final test accuracy {r['final_test_acc']:.2f}% in {r['seconds']:.1f}s")  # noqa: E731
     result = repeat(cfg, seeds, ns.out, ns.data_dir, command_line(ns), ns.overwrite, on_seed=show)
     rows = [[r["seed"], r["epochs"], f"{r['final_test_acc']:.2f}%", f"{r['seconds']:.1f}"] for r in result["seeds"]]
