@@ -224,7 +224,7 @@ def test_misuse_is_one_line(journal_sweep, tmp_path, capsys):
         (["--study", "tiny", "--storage", storage, "--json"], "--json goes with --show"),
         (["--study", "x", "--storage", str(tmp_path / "none.journal"), "--show"], "no such journal file"),
         (["--study", "tiny", "--storage", storage, "--epochs", "3"], "searches a different space or objective"),
-        (["--study", "tiny", "--storage", storage, "--export-best", "/nonexistent/b.toml"], "cannot write"),
+        (["--study", "tiny", "--storage", storage, "--export-best", str(storage) + "/b.toml"], "cannot write"),
         (["--study", "tiny", "--storage", storage, "--export-best", "b.toml", "--trial", "99"], "not a completed"),
         (["--study", "x", "--storage", "postgresql://u:secret@127.0.0.1:1/db", "--trials", "1"], "cannot open"),
     ]
