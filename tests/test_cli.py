@@ -108,6 +108,7 @@ def test_existing_run_is_not_overwritten(tiny_data, tmp_path):
         "1",
         "--out",
         out,
+        "--no-report",
     ]
     assert run_cli(*args)[0] == 0
     before = (out / "model.safetensors").read_bytes()

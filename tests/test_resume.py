@@ -33,7 +33,19 @@ ARGS = [
 
 
 def start(tiny_data, out, *extra):
-    cmd = [sys.executable, "-m", "mnistlab", "train", *ARGS, "--data-dir", str(tiny_data), "--out", str(out), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mnistlab",
+        "train",
+        *ARGS,
+        "--data-dir",
+        str(tiny_data),
+        "--out",
+        str(out),
+        "--no-report",
+        *extra,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -79,7 +91,7 @@ def test_signal_then_resume_is_bit_identical(tiny_data, tmp_path, reference, sig
     assert proc.returncode == code, stderr
     assert f"mnistlab train --resume {out}" in stderr and "Traceback" not in stderr
     resumed = subprocess.run([sys.executable, "-m", "mnistlab", "train", "--resume", str(out), "--data-dir",
-                              str(tiny_data)], capture_output=True, text=True)  # fmt: skip
+                              str(tiny_data), "--no-report"], capture_output=True, text=True)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert "Resumed" in resumed.stdout
     assert_identical(reference, out)
@@ -92,7 +104,7 @@ def test_kill_9_resumes_from_last_epoch(tiny_data, tmp_path, reference):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     resumed = subprocess.run([sys.executable, "-m", "mnistlab", "train", "--resume", str(out), "--data-dir",
-                              str(tiny_data)], capture_output=True, text=True)  # fmt: skip
+                              str(tiny_data), "--no-report"], capture_output=True, text=True)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert_identical(reference, out)
 
