@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,25 @@ def test_train_set_flag_takes_toml_values(tmp_path, capsys):
         1e-4,
     )
     assert main(["train", "--set", "lr"]) == 2 and "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_worker_that_loses_the_race_for_the_last_trial_gives_it_up(tiny_data, tmp_path, monkeypatch):
+    from mnistlab import sweep as sw
+    from mnistlab.space import parse_space
+    from mnistlab.sweep_results import list_trials
+
+    space = parse_space(tomllib.loads(SPACE), "test", {"dataset": "custom"})
+    job = sw.Sweep(space, trials=1, threads=1, data_dir=str(tiny_data))
+    study = sw.open_study(sw.open_storage(str(tmp_path / "s.journal")), "race", job)
+    study.ask()  # another worker's trial 0, created after this worker counted 0 trials
+    real, calls = sw.counted, []
+
+    def counted(s, before=None):  # the first count, before asking, misses trial 0: the race
+        calls.append(before)
+        return 0 if len(calls) == 1 else real(s, before)
+
+    monkeypatch.setattr(sw, "counted", counted)
+    assert sw.run_worker(study, job) == []  # it trained nothing
+    (surplus,) = [t for t in study.get_trials() if t.number == 1]
+    assert surplus.state.name == "PRUNED" and surplus.user_attrs["surplus"] and not surplus.params
+    assert [t["number"] for t in list_trials(study)] == [0]

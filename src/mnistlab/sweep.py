@@ -45,10 +45,6 @@ class Sweep:
         return {"space": self.space.to_dict(), "max_params": self.max_params, "seeds": self.seeds}
 
 
-class _Surplus(Exception):
-    """Two workers raced for the study's last trial; the later one gives its trial up untrained."""
-
-
 def import_optuna():
     try:
         import optuna
@@ -167,9 +163,12 @@ def run_worker(study, sweep: Sweep, on_trial=None) -> list[int]:
 
     def objective(trial):
         if counted(study, before=trial.number) >= sweep.trials:
+            # Two workers raced for the study's last trial and this one lost: give it up untrained. Pruned,
+            # not failed (no traceback in the log); with no params and no values no sampler or pruner uses it,
+            # and the "surplus" mark keeps it out of the counts and listings.
             trial.set_user_attr("surplus", True)
             study.stop()
-            raise _Surplus(f"the study already holds {sweep.trials} trials")
+            raise import_optuna().TrialPruned(f"surplus: the study already holds {sweep.trials} trials")
         ran.append(trial.number)
         return run_trial(trial, sweep)
 
@@ -180,7 +179,7 @@ def run_worker(study, sweep: Sweep, on_trial=None) -> list[int]:
             study.stop()
 
     if counted(study) < sweep.trials:
-        study.optimize(objective, callbacks=[after], catch=(_Surplus,))
+        study.optimize(objective, callbacks=[after])
     return ran
 
 
