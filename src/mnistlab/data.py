@@ -31,6 +31,8 @@ def get_spec(name: str) -> DatasetSpec:
 def data_dir(dataset: str, override: str | Path | None = None) -> Path:
     """--data-dir, else $MNISTLAB_DATA/<dataset>, else ~/.cache/mnistlab/<dataset>."""
     if override:
+        if Path(override).expanduser().is_file():
+            raise DataError(f"--data-dir {override}: is a file; give the folder that holds the IDX files")
         return Path(override).expanduser()
     if os.environ.get("MNISTLAB_DATA"):
         return Path(os.environ["MNISTLAB_DATA"]).expanduser() / dataset
@@ -176,7 +178,10 @@ def fetch(dataset: str = "mnist", folder: str | Path | None = None) -> Path:
         for train in (True, False):
             load_split(dataset, train, folder)
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"{folder}: cannot create the data folder ({e.strerror or e})") from None
     missing = []
     for name in FILES:
         path = find_file(folder, name)

@@ -132,8 +132,12 @@ def export_model(
     norm = meta.get("normalize", {})
     split = data.load_split(dataset or meta.get("dataset", "mnist"), False, data_dir)
     inputs = normalize(split.images[:n_check], norm.get("mean", 0.1307), norm.get("std", 0.3081))  # (n, 1, 28, 28)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
+    try:  # an unwritable --out: one line now, not the exporter's traceback later
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(b"")
+    except OSError as e:
+        raise MnistlabError(f"{out}: cannot write ({e.strerror or e})") from None
     try:
         # A batch of 2: torch.export would specialise a batch of 1 into a constant.
         runner = (_to_onnx if fmt == "onnx" else _to_torchscript)(model, inputs[:2].clone(), tmp)

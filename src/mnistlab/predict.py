@@ -102,7 +102,10 @@ def predict_files(
     if out_dir:
         if out_dir.exists() and not out_dir.is_dir():
             raise MnistlabError(f"{out_dir}: exists and is not a folder")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise MnistlabError(f"{out_dir}: cannot create the folder ({e.strerror or e})") from None
     stems = Counter(f.stem for f in files)
     results, inputs, slots = [], [], []
     for f in files:

@@ -8,6 +8,7 @@ test digit saved as PNG gets exactly the prediction `mnistlab eval` gives it.
 """
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ FIELD, BOX = 28, 20  # MNIST: a 20x20 digit inside a 28x28 field
 CENTRE = 14.0  # mean centre of mass of the MNIST test digits, in pixel indices (13.99, 14.01)
 WORK_SIDE = 512  # bigger pictures are reduced first: plenty for a 20x20 target, keeps filters fast
 BG_SIDE = 64  # the paper's shading is estimated on a copy this small (it varies slowly)
+MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb threshold: larger images are refused, never decoded
 
 
 class ImageError(MnistlabError):
@@ -43,10 +45,19 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
     name = name or "image"
     if len(source) == 0:
         raise NoDigitError(f"{name}: empty file")
+    too_big = f"{name}: more than {MAX_PIXELS / 1e6:.0f} megapixels; send a smaller image"
     try:
-        img = Image.open(io.BytesIO(source))
+        with warnings.catch_warnings():  # Pillow's own guard: a warning over its limit, an error over twice it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(source))  # reads the header only
+        if img.width * img.height > MAX_PIXELS:  # checked before decoding: no allocation of the claimed size
+            raise ImageError(too_big)
         img.load()  # decode now: a truncated file fails here, not later
-    except Exception:  # noqa: BLE001 - Pillow raises many types (OSError, SyntaxError, DecompressionBombError)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(too_big) from None
+    except Exception:  # noqa: BLE001 - Pillow raises many types (OSError, SyntaxError, ValueError)
         raise ImageError(f"{name}: not an image Pillow can read") from None
     return img
 

@@ -45,11 +45,16 @@ def write_json(path: Path, data) -> None:
 
 def read_json(path: Path) -> dict:
     try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
+        data = json.loads(Path(path).read_text())
+    except (FileNotFoundError, NotADirectoryError):
         raise MnistlabError(f"{path}: not found") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise MnistlabError(f"{path}: not valid JSON: {e}") from None
+    except OSError as e:
+        raise MnistlabError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not isinstance(data, dict):
+        raise MnistlabError(f"{path}: not a JSON object")
+    return data
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
@@ -68,7 +73,10 @@ def new_run_dir(out: str | Path | None, model: str, overwrite: bool = False) -> 
             (path / name).unlink(missing_ok=True)
     if path.exists() and not path.is_dir():
         raise MnistlabError(f"{path}: exists and is not a folder")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MnistlabError(f"{path}: cannot create the run folder ({e.strerror or e})") from None
     return path
 
 
@@ -87,10 +95,13 @@ def read_metrics(run_dir: Path) -> list[dict]:
     if not path.is_file():
         raise MnistlabError(f"{run_dir}: no metrics.csv; is this a run directory?")
     with open(path, newline="") as f:
-        return [
-            {k: (float(v) if k != "epoch" else int(float(v))) for k, v in row.items() if v != ""}
-            for row in csv.DictReader(f)
-        ]
+        try:
+            return [
+                {k: (float(v) if k != "epoch" else int(float(v))) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(f)
+            ]
+        except (ValueError, TypeError, UnicodeDecodeError, csv.Error) as e:
+            raise MnistlabError(f"{path}: not a valid metrics file ({e})") from None
 
 
 def write_metrics(run_dir: Path, rows: list[dict]) -> None:

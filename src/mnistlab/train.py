@@ -92,6 +92,9 @@ def train(
     test_split = data_mod.load_split(cfg.dataset, False, data_dir)
     device = resolve_device(cfg.device)
     threads = set_threads(cfg.threads)
+    if cfg.val_size >= len(train_split):  # these two fail before any folder is created
+        raise MnistlabError(f"val_size {cfg.val_size} leaves no training images (the set holds {len(train_split)})")
+    create_model(cfg.model, **cfg.model_kwargs)  # unknown model or bad model_kwargs: one line, no empty run folder
     if resume:
         run_dir = Path(out)
         saved, meta = ckpt.load_checkpoint(run_dir)  # refuse early, before any file is touched

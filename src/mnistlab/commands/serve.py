@@ -24,8 +24,8 @@ def run(ns):
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
         try:
             probe.bind((ns.host, ns.port))
-        except OSError as e:
-            raise MnistlabError(f"cannot listen on {ns.host}:{ns.port}: {e.strerror or e}") from None
+        except (OSError, OverflowError) as e:  # OverflowError: a port outside 0-65535
+            raise MnistlabError(f"cannot listen on {ns.host}:{ns.port}: {getattr(e, 'strerror', None) or e}") from None
     app = create_app(ns.run)  # loads the model first: a bad --run fails before the server starts
     print(f"mnistlab serve: http://{ns.host}:{ns.port}/  (Ctrl-C stops it)", flush=True)
     uvicorn.run(app, host=ns.host, port=ns.port, log_level="warning")
