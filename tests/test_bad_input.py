@@ -57,6 +57,8 @@ ROWS = {
     "runs missing folder": (["runs", "/nonexistent"], "no such folder"),
     "sweep bad storage URL": (["sweep", "--study", "s", "--storage", "bogus://x", "--show"], "cannot open"),
     "sweep missing journal": (["sweep", "--study", "s", "--storage", "{tmp}/none.journal", "--show"], "no such"),
+    "sweep negative --threads": (["sweep", "--study", "s", "--storage", "{tmp}/t.journal", "--threads", "-1"], ">= 0"),
+    "bench negative --threads": (["bench", "--threads", "-1", "--steps", "1"], "--threads must be >= 0"),
     "serve port out of range": (["serve", "--port", "70000"], "port must be 0-65535"),
 }
 
@@ -187,6 +189,7 @@ def test_bad_input_gets_one_line_and_nonzero_exit(answers, case):
 def test_refusals_leave_nothing_behind(answers, bad_dir):
     """No run folder (not even an empty one), export file or temporary file; the file given as a folder is intact."""
     assert not (bad_dir / "runs").exists() and not (bad_dir / "v").exists() and not (bad_dir / "m.onnx").exists()
+    assert not (bad_dir / "t.journal").exists() and not (bad_dir / "none.journal").exists()
     assert (bad_dir / "afile").read_text() == "not a folder\n"
     assert not list(bad_dir.rglob(".*.tmp"))
 

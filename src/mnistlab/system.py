@@ -29,6 +29,8 @@ def cores() -> int:
 
 def set_threads(n: int) -> int:
     """0 -> one thread per core, never more: for small convolutions oversubscription is far worse."""
+    if n < 0:
+        raise MnistlabError(f"--threads must be >= 0 (0: one per core), got {n}")
     n = n or cores()
     torch.set_num_threads(n)
     return n

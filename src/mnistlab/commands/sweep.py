@@ -54,7 +54,12 @@ def run(ns):
             show(study, where, list_trials(study), ns.top, ns.json)
         return 0
 
-    for flag, value, low in (("--trials", ns.trials, 1), ("--seeds", ns.seeds, 1), ("--max-params", ns.max_params, 1)):
+    for flag, value, low in (
+        ("--trials", ns.trials, 1),
+        ("--seeds", ns.seeds, 1),
+        ("--max-params", ns.max_params, 1),
+        ("--threads", ns.threads, 0),
+    ):
         if value < low:
             raise MnistlabError(f"{flag} must be >= {low}")
     from ..space import load_space
