@@ -73,3 +73,10 @@ def test_missing_file(tmp_path):
 def test_real_mnist_verifies(mnist_dir):
     test = load_split("mnist", False)
     assert test.images.shape == (10000, 28, 28) and test.labels.bincount().tolist()[0] == 980
+
+
+def test_zero_dimension_with_huge_others_is_refused():
+    # found by hypothesis: dims (0, 1144974, 1197061, 6729423) made numpy raise ValueError
+    header = bytes([0, 0, 8, 4]) + b"".join(d.to_bytes(4, "big") for d in (0, 1144974, 1197061, 6729423))
+    with pytest.raises(DataError, match="empty"):
+        parse_idx(header, "f")

@@ -30,6 +30,8 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if len(data) < header:
         raise DataError(f"{name}: truncated: the header needs {header} bytes, the file has {len(data)}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
+    if 0 in dims:  # an empty file is useless, and numpy refuses shapes like (0, 2**30, 2**30) anyway
+        raise DataError(f"{name}: empty: the header declares shape {tuple(dims)}")
     expected = math.prod(dims)  # Python ints: a huge header cannot overflow into a small number
     actual = len(data) - header
     if actual < expected:
