@@ -5,9 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import settings
+
 
 from mnistlab.idx import encode_idx
 
+# Property tests draw the same examples on every run: CI cannot go red by a fresh random draw.
+settings.register_profile("mnistlab", derandomize=True, deadline=None)
+settings.load_profile("mnistlab")
 torch.set_num_threads(1)  # small convolutions: one thread per test process is ~3x faster overall here
 os.environ.setdefault("MNISTLAB_THREADS_FOR_TESTS", "1")
 
