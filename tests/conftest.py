@@ -7,7 +7,6 @@ import pytest
 import torch
 from hypothesis import settings
 
-
 from mnistlab.idx import encode_idx
 
 # Property tests draw the same examples on every run: CI cannot go red by a fresh random draw.
