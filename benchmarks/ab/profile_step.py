@@ -1,6 +1,7 @@
 import sys
 
 import torch
+from torch.profiler import profile
 import torch.nn.functional as F
 
 from mnistlab import create_model
@@ -22,7 +23,6 @@ def step():
 
 for _ in range(3):
     step()
-from torch.profiler import profile
 
 with profile() as p:
     for _ in range(10):
