@@ -1,8 +1,8 @@
 import sys
 
 import torch
-from torch.profiler import profile
 import torch.nn.functional as F
+from torch.profiler import profile
 
 from mnistlab import create_model
 
