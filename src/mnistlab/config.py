@@ -121,6 +121,9 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+RUN_ONLY_KEYS = ("library", "git_commit")  # what a run's config.json adds to the TrainConfig fields
+
+
 def _check_type(key: str, value, hint):
     """Coerce `value` to `hint` where lossless (int -> float, list -> tuple); refuse anything else."""
     origin = typing.get_origin(hint)
@@ -179,7 +182,7 @@ def read_config_dict(name_or_path: str) -> dict:
 def load_config(name_or_path: str | None = None, overrides: dict | None = None) -> TrainConfig:
     """Preset or file, then non-None overrides (CLI flags), then validation."""
     data = read_config_dict(name_or_path) if name_or_path else {}
-    data = {k: v for k, v in data.items() if k not in ("library", "git_commit")}  # run dirs' config.json
+    data = {k: v for k, v in data.items() if k not in RUN_ONLY_KEYS}
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value

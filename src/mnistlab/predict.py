@@ -13,7 +13,7 @@ from PIL import Image
 
 from .errors import MnistlabError
 from .preprocess import load_digit, to_png
-from .rundir import load_model, read_json
+from .rundir import load_model, make_dir, read_json
 from .weights import default_run_dir
 
 
@@ -98,14 +98,7 @@ def predict_files(
     files = expand_paths(paths)
     if not files:
         raise MnistlabError(f"no image files in {', '.join(map(str, paths))}")
-    out_dir = Path(save_preprocessed) if save_preprocessed else None
-    if out_dir:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise MnistlabError(f"{out_dir}: exists and is not a folder")
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise MnistlabError(f"{out_dir}: cannot create the folder ({e.strerror or e})") from None
+    out_dir = make_dir(save_preprocessed) if save_preprocessed else None
     stems = Counter(f.stem for f in files)
     results, inputs, slots = [], [], []
     for f in files:

@@ -71,12 +71,18 @@ def new_run_dir(out: str | Path | None, model: str, overwrite: bool = False) -> 
             raise MnistlabError(f"{path}: already holds a run; choose another --out, or pass --overwrite")
         for name in ("metrics.csv", "log.txt"):
             (path / name).unlink(missing_ok=True)
+    return make_dir(path, "the run folder")
+
+
+def make_dir(path: Path, what: str = "the folder") -> Path:
+    """mkdir -p, with one line instead of a traceback when `path` is a file or cannot be created."""
+    path = Path(path)
     if path.exists() and not path.is_dir():
         raise MnistlabError(f"{path}: exists and is not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise MnistlabError(f"{path}: cannot create the run folder ({e.strerror or e})") from None
+        raise MnistlabError(f"{path}: cannot create {what} ({e.strerror or e})") from None
     return path
 
 

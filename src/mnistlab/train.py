@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from . import checkpoint as ckpt
 from . import data as data_mod
 from .augment import augment_batch
-from .config import TrainConfig, from_dict
+from .config import RUN_ONLY_KEYS, TrainConfig, from_dict
 from .errors import MnistlabError
 from .evaluate import evaluate
 from .models import count_params, create_model
@@ -78,7 +78,7 @@ class TrainResult:
 def resume_config(run_dir: str | Path) -> TrainConfig:
     """The config a run was started with (config.json), for `--resume`."""
     data = read_json(Path(run_dir) / "config.json")
-    data = {k: v for k, v in data.items() if k not in ("library", "git_commit")}
+    data = {k: v for k, v in data.items() if k not in RUN_ONLY_KEYS}
     return from_dict(TrainConfig, data).validate()
 
 
