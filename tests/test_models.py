@@ -16,8 +16,8 @@ EXPECTED_PARAMS = {
     "ref4": 17_466,
     "mnist-5k": 4_498,
     "mnist-8k": 7_432,
-    "mnist-20k": 17_336,
-    "fashion-20k": 17_336,
+    "mnist-20k": 18_560,
+    "fashion-20k": 18_560,
     "sweepnet": 6_696,  # default kwargs: 8x2 | pool | 16x3 + GAP; sweeps sample the rest
 }
 

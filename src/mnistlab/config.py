@@ -71,11 +71,11 @@ class TrainConfig:
     seed: int = 0
     val_size: int = 0  # images carved from the training set for validation (never the test set)
     max_steps: int = 0  # stop after this many optimizer steps (0: run all epochs)
-    eval_batch_size: int = 2000
+    eval_batch_size: int = 500  # on CPU, 500 evaluates 10k images 2.4x faster than 2000 (cache)
     threads: int = 0  # torch.set_num_threads; 0 = one per core (2 threads give ~1.3x one here)
     device: str = "auto"  # auto | cpu | cuda | mps
     channels_last: bool = True  # NHWC activations: measured 15-30% faster steps on CPU (3x faster max-pool)
-    amp: bool = True  # bf16 autocast on CUDA only (on CPUs without AMX/AVX-512-BF16, bf16 is slower than fp32)
+    amp: bool = True  # bf16 autocast for training where native: CUDA, CPUs with AVX-512 BF16/AMX (system.native_bf16)
     compile: bool = False  # torch.compile the training step; pays only on long runs (see benchmarks/)
     notes: str = ""  # the experiment's target, in words; shown in the report
     budget: BudgetConfig | None = None

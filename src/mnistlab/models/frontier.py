@@ -50,13 +50,16 @@ def mnist_5k(**kw):
     return CompactNet(**({"stem": (6, 12), "trans": 8, "body": (12, 12, 12)} | kw))
 
 
-@register("mnist-20k", "CompactNet 16-24 | 1x1 12 | 24-24-24, GAP: under 20,000 params, 19 epochs")
+# The 20k classes keep mnist-8k's full-resolution stem (61% of its MACs) and spend the extra parameters in
+# the body, where a 3x3 conv costs 6-9x less per parameter: ~1.4x mnist-8k's step instead of ~3x for a
+# (16, 24) stem.
+@register("mnist-20k", "CompactNet 8-16 | 1x1 16 | 24-28-28, GAP: under 20,000 params, 19 epochs")
 def mnist_20k(**kw):
-    return CompactNet(**({"stem": (16, 24), "trans": 12, "body": (24, 24, 24)} | kw))
+    return CompactNet(**({"stem": (8, 16), "trans": 16, "body": (24, 28, 28)} | kw))
 
 
 @register(
-    "fashion-20k", "CompactNet 16-24 | 1x1 12 | 24-24-24 for Fashion-MNIST: under 20,000 params", config="fashion-20k"
+    "fashion-20k", "CompactNet 8-16 | 1x1 16 | 24-28-28 for Fashion-MNIST: under 20,000 params", config="fashion-20k"
 )
 def fashion_20k(**kw):
-    return CompactNet(**({"stem": (16, 24), "trans": 12, "body": (24, 24, 24)} | kw))
+    return CompactNet(**({"stem": (8, 16), "trans": 16, "body": (24, 28, 28)} | kw))

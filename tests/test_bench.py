@@ -1,0 +1,36 @@
+"""`mnistlab bench` runs both pipelines and reports fields that agree with each other (not how fast)."""
+
+import json
+
+import pytest
+
+from mnistlab.bench import bench, peak_gflops
+from mnistlab.models import create_model
+from mnistlab.summary import summarize
+
+from .test_cli import run_cli
+
+
+def test_bench_fields_are_consistent(tiny_data):
+    r = bench("mnist-5k", steps=3, data_dir=str(tiny_data), dataset="custom", threads=1)
+    assert (r.model, r.steps, r.batch_size, r.threads) == ("mnist-5k", 3, 128, 1)
+    assert r.notebook_s_per_step > 0 and r.mnistlab_s_per_step > 0
+    assert r.speedup == pytest.approx(r.notebook_s_per_step / r.mnistlab_s_per_step)
+    assert r.macs_per_image == summarize(create_model("mnist-5k")).macs
+    flops = 6 * r.macs_per_image * 128 * 3
+    assert r.notebook_gflops == pytest.approx(flops / (r.notebook_s_per_step * 3) / 1e9)
+    assert r.mnistlab_gflops == pytest.approx(flops / (r.mnistlab_s_per_step * 3) / 1e9)
+    assert r.mnistlab_share_of_peak == pytest.approx(r.mnistlab_gflops / r.peak_gflops)
+    assert (r.peak_gflops, r.peak_formula) == peak_gflops(1)
+    assert r.peak_formula.startswith("1 cores x ")
+
+
+def test_bench_cli_json_and_text(tiny_data):
+    args = ("bench", "--model", "mnist-5k", "--steps", "2", "--threads", "1", "--dataset", "custom")
+    code, out, err = run_cli(*args, "--data-dir", tiny_data, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["steps"] == 2 and d["speedup"] == pytest.approx(d["notebook_s_per_step"] / d["mnistlab_s_per_step"])
+    code, out, err = run_cli(*args, "--data-dir", tiny_data)
+    assert code == 0, err
+    assert "notebook pipeline" in out and "mnistlab trainer" in out and "speed-up" in out
