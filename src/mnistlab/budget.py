@@ -72,6 +72,10 @@ def resolve_budget(target: str, overrides: dict | None = None) -> BudgetConfig:
         raise MnistlabError(f"unknown required component {unknown[0]!r}; known: {', '.join(COMPONENTS)}")
     if budget.last_k < 1:
         raise MnistlabError("budget: last_k must be >= 1")
+    if not 0 <= budget.min_acc <= 100:  # also refuses nan, which no accuracy can be compared with
+        raise MnistlabError(f"budget: min_acc must be a percentage in [0, 100], got {budget.min_acc}")
+    if budget.max_params < 1 or budget.max_epochs < 1:
+        raise MnistlabError("budget: max_params and max_epochs must be >= 1")
     return budget
 
 

@@ -42,6 +42,8 @@ def run(ns):
         raise MnistlabError("--trial goes with --export-best")
     url = sw.storage_url(ns.storage, ns.study)
     where = sw.redact(url)
+    if ns.top < 1:
+        raise MnistlabError(f"--top must be >= 1, got {ns.top}")
     if ns.show or ns.export_best:
         study = sw.load_study(sw.open_storage(url, create=False), ns.study)
         if ns.export_best:
