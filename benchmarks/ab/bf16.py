@@ -1,0 +1,40 @@
+"""A/B: one training step (batch 128, channels_last, SGD) in fp32 vs under CPU bf16 autocast, interleaved.
+
+python benchmarks/ab/bf16.py THREADS MODEL [MODEL ...]   (prints ms/step per model and the ratio)
+"""
+
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from mnistlab import create_model
+
+torch.set_num_threads(int(sys.argv[1]))
+x = torch.randn(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)  # (B, 1, 28, 28)
+y = torch.randint(0, 10, (128,))
+
+
+def make(name):
+    torch.manual_seed(0)
+    m = create_model(name).to(memory_format=torch.channels_last)
+    return m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+
+
+for name in sys.argv[2:]:
+    variants = {"fp32": make(name), "bf16": make(name)}
+    total = dict.fromkeys(variants, 0.0)
+    for rep in range(7):  # rep 0 warms up and is not counted
+        for k, (m, opt) in variants.items():
+            t = time.perf_counter()
+            for _ in range(10):
+                with torch.autocast("cpu", torch.bfloat16, enabled=k == "bf16"):
+                    out = m(x)
+                loss = F.cross_entropy(out.float(), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            total[k] += (time.perf_counter() - t) * (rep > 0)
+    fp32, bf16 = (1000 * total[k] / 60 for k in ("fp32", "bf16"))
+    print(f"{name:10s} fp32 {fp32:6.2f} ms/step  bf16 {bf16:6.2f} ms/step  fp32/bf16 {fp32 / bf16:.2f}x", flush=True)
