@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 
 import pytest
 import torch
@@ -48,6 +50,10 @@ def test_run_directory_and_checkpoint_round_trip(tiny_data, tmp_path):
         "model.json",
         "model.safetensors",
     ]
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in run.iterdir():  # safetensors creates 0600 files; a run folder is as readable as any other file
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask, p.name
     meta = json.loads((run / "model.json").read_text())
     assert meta["name"] == "ref1" and meta["params"] == 14320 and set(meta["normalize"]) == {"mean", "std"}
     assert json.loads((run / "config.json").read_text())["library"]["torch"] == torch.__version__

@@ -6,14 +6,13 @@ JSON for everything else (epoch, step, metrics so far, the optimizer's hyper-par
 """
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from .errors import MnistlabError
+from .rundir import atomic_save_tensors
 
 NAME = "checkpoint.safetensors"
 
@@ -38,11 +37,7 @@ def save_checkpoint(run_dir: Path, model, opt, sched, gen: torch.Generator, meta
         "sched": sched.state_dict() if sched is not None else None,
     }
     path = Path(run_dir) / NAME
-    tmp = path.with_name(f".{NAME}.tmp")
-    save_file(tensors, str(tmp), metadata={"mnistlab": json.dumps(meta)})
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_save_tensors(tensors, path, metadata={"mnistlab": json.dumps(meta)})
     return path
 
 

@@ -57,10 +57,22 @@ def read_json(path: Path) -> dict:
     return data
 
 
-def save_weights(model: torch.nn.Module, path: Path) -> None:
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
+def atomic_save_tensors(tensors: dict, path: Path, metadata: dict | None = None) -> None:
+    """safetensors' save_file through a temporary file, fsync, rename (as atomic_write_bytes). save_file
+    creates its file 0600; the final file gets the mode an ordinary open() would give (0666 minus umask)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def save_weights(model: torch.nn.Module, path: Path) -> None:
+    atomic_save_tensors({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, path)
 
 
 def new_run_dir(out: str | Path | None, model: str, overwrite: bool = False) -> Path:
