@@ -65,3 +65,35 @@ def test_repeat_trains_each_seed_and_reports_final_epochs(tiny_data, tmp_path, c
     assert any(not w0[k].equal(w1[k]) for k in w0)  # different seeds, different networks
     assert main(args) == 2  # refuses to write over a repeat
     assert "already holds a repeat" in capsys.readouterr().err
+
+
+def test_repeat_resume_reads_back_finished_seeds_and_trains_missing_ones(tiny_data, tmp_path, capsys):
+    out = tmp_path / "rep"
+    args = ["repeat", "--model", "ref3", "--dataset", "custom", "--data-dir", str(tiny_data), "--threads", "1"]
+    args += ["--epochs", "2", "--max-steps", "10", "--seeds", "0,1,2", "--out", str(out)]
+    assert main(args) == 0
+    whole = json.loads((out / "repeat.json").read_text())
+    metrics0 = (out / "seed0" / "metrics.csv").read_text()
+    weights2 = load_file(str(out / "seed2" / "model.safetensors"))
+    # seed 1 is trained apart (another process, another eval batch); seed 2 never started; no repeat.json.
+    (out / "repeat.json").unlink()
+    for seed in (1, 2):
+        for f in (out / f"seed{seed}").iterdir():
+            f.unlink()
+        (out / f"seed{seed}").rmdir()
+    apart = ["train", *args[1:-4], "--seed", "1", "--out", str(out / "seed1"), "--set", "eval_batch_size=64"]
+    assert main(apart) == 0
+    assert main([*args, "--resume"]) == 0
+    again = json.loads((out / "repeat.json").read_text())
+    assert again["seeds"] == whole["seeds"][:1] + again["seeds"][1:]  # seed 0 read back as it was
+    assert [s["final_test_acc"] for s in again["seeds"]] == [s["final_test_acc"] for s in whole["seeds"]]
+    assert again["command"] == whole["command"]  # the command that rebuilds it whole: no --resume
+    assert (out / "seed0" / "metrics.csv").read_text() == metrics0
+    w2 = load_file(str(out / "seed2" / "model.safetensors"))
+    assert all(w2[k].equal(weights2[k]) for k in w2)  # retrained bit for bit
+    capsys.readouterr()
+    # another recipe in the same folder is refused, not counted
+    lr_args = [*args, "--lr", "0.5", "--resume"]
+    assert main(lr_args) == 2
+    assert "seed0: was trained with another lr" in capsys.readouterr().err
+    assert main([*args, "--resume", "--overwrite"]) == 2

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .checkpoint import NAME as CHECKPOINT
 from .config import TrainConfig
 from .errors import MnistlabError
 from .rundir import write_json
@@ -25,6 +26,24 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise MnistlabError(f"--seeds {text!r}: need at least one seed, none negative, no repeats")
     return seeds
+
+
+# Fields that do not change what a run learns: a seed trained with other threads still counts.
+NOT_RECIPE = {"threads", "eval_batch_size"}
+
+
+def _same_recipe(cfg: TrainConfig, run: Path) -> None:
+    """Refuse to count a run in --out that was trained with another config (other than NOT_RECIPE)."""
+    from .train import resume_config
+
+    saved = resume_config(run).to_dict()
+    wanted = cfg.to_dict()
+    diff = sorted(k for k in wanted.keys() | saved.keys() if k not in NOT_RECIPE and saved.get(k) != wanted.get(k))
+    if diff:
+        raise MnistlabError(
+            f"{run}: was trained with another {diff[0]} ({saved.get(diff[0])!r}, not {wanted.get(diff[0])!r}); "
+            "choose another --out, or pass --overwrite"
+        )
 
 
 def stats(values: list[float]) -> dict:
@@ -43,23 +62,28 @@ def repeat(
     command: str = "",
     overwrite: bool = False,
     on_seed: Callable[[dict], None] | None = None,
+    resume: bool = False,
 ) -> dict:
-    """Train `cfg` once per seed into out/seed<N>; write and return repeat.json's content."""
+    """Train `cfg` once per seed into out/seed<N>; write and return repeat.json's content.
+
+    `resume`: a seed folder that already holds a run of this very config is continued from its checkpoint
+    (a finished one is only read back), so an interrupted repeat, or seeds trained by separate
+    `mnistlab train --seed N --out DIR/seedN` processes on other cores, end in the same repeat.json."""
     from .train import library_versions, resolve_device, train
 
     out = Path(out)
-    if (out / "repeat.json").exists() and not overwrite:
-        raise MnistlabError(f"{out}: already holds a repeat; choose another --out, or pass --overwrite")
+    if (out / "repeat.json").exists() and not (overwrite or resume):
+        raise MnistlabError(f"{out}: already holds a repeat; choose another --out, or pass --overwrite or --resume")
+    if resume and overwrite:
+        raise MnistlabError("--resume keeps the runs in --out and --overwrite replaces them: pass one")
     t0 = time.perf_counter()
     per_seed = []
     for seed in seeds:
-        result = train(
-            dataclasses.replace(cfg, seed=seed),
-            out=out / f"seed{seed}",
-            data_dir=data_dir,
-            overwrite=overwrite,
-            quiet=True,
-        )
+        seed_cfg, run = dataclasses.replace(cfg, seed=seed), out / f"seed{seed}"
+        again = resume and (run / CHECKPOINT).exists()
+        if again:
+            _same_recipe(seed_cfg, run)
+        result = train(seed_cfg, out=run, data_dir=data_dir, overwrite=overwrite, quiet=True, resume=again)
         last = result.metrics[-1]
         row = {
             "seed": seed,
@@ -76,7 +100,8 @@ def repeat(
         "config": {k: v for k, v in cfg.to_dict().items() if k != "seed"},
         "seeds": per_seed,
         "final_test_acc": stats([r["final_test_acc"] for r in per_seed]),
-        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "wall_seconds": round(time.perf_counter() - t0, 1),  # of this invocation (less when resumed)
+        "train_seconds": round(sum(r["seconds"] for r in per_seed), 1),
         "machine": {
             **library_versions(),
             "device": str(resolve_device(cfg.device)),

@@ -12,15 +12,21 @@ def add(sub):
     p.add_argument("--seeds", required=True, help="a count N (seeds 0..N-1) or a comma list such as 0,1,2")
     p.add_argument("--out", required=True, help="folder for seed<N>/ runs and repeat.json")
     p.add_argument("--overwrite", action="store_true", help="replace runs already in --out")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue: seeds already in --out with this config are read back or resumed from their checkpoint",
+    )
     p.set_defaults(func=run, parser=p)
 
 
 def command_line(ns) -> str:
-    """The command as a user could type it again: every flag that differs from its default."""
+    """The command as a user could type it again: every flag that differs from its default (not --resume:
+    a resumed repeat ends as the same command run whole would)."""
     words = ["mnistlab", "repeat"]
     for a in ns.parser._actions:
         value = getattr(ns, a.dest, None)
-        if not a.option_strings or a.dest == "help" or value is None or value == a.default:
+        if not a.option_strings or a.dest in ("help", "resume") or value is None or value == a.default:
             continue
         flag = a.option_strings[-1]
         values = value if isinstance(value, list) else [value]  # --set KEY=VALUE repeats
@@ -36,7 +42,7 @@ def run(ns):
     steps = f", at most {cfg.max_steps} steps" if cfg.max_steps else ""
     print(f"Repeating {cfg.model} ({cfg.epochs} epochs{steps}) over seeds {', '.join(map(str, seeds))} into {ns.out}")
     show = lambda r: print(f"  seed {r['seed']}: final test accuracy {r['final_test_acc']:.2f}% in {r['seconds']:.1f}s")  # noqa: E731
-    result = repeat(cfg, seeds, ns.out, ns.data_dir, command_line(ns), ns.overwrite, on_seed=show)
+    result = repeat(cfg, seeds, ns.out, ns.data_dir, command_line(ns), ns.overwrite, show, ns.resume)
     rows = [[r["seed"], r["epochs"], f"{r['final_test_acc']:.2f}%", f"{r['seconds']:.1f}"] for r in result["seeds"]]
     print_table(rows, ["seed", "epochs", "final test acc", "seconds"])
     s = result["final_test_acc"]
