@@ -206,3 +206,25 @@ def test_plain_subprocess_gives_the_same_answer(answers, bad_dir, tiny_data):
     env = {**os.environ, "MNISTLAB_DATA": str(bad_dir / "cache")}
     r = subprocess.run([sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, cwd=bad_dir, env=env)
     assert (r.returncode, r.stderr) == (answers[case]["rc"], answers[case]["stderr"])
+
+
+def test_missing_optional_dependency_is_one_line(monkeypatch, capsys):
+    """`serve` without fastapi installed: the extra to install, not a traceback."""
+    import builtins
+
+    from mnistlab.cli import main
+
+    real_import = builtins.__import__
+
+    def no_fastapi(name, *args, **kwargs):
+        if name.split(".")[0] == "fastapi":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_fastapi)
+    monkeypatch.delitem(sys.modules, "mnistlab.serve", raising=False)
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err == "mnistlab: error: serve needs the package 'fastapi', not installed here: pip install 'mnistlab[serve]'"
+    )

@@ -33,6 +33,11 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"mnistlab: error: {message} (see 'mnistlab {self.prog.split()[-1]} --help')\n")
 
 
+# The import name of each optional dependency -> its pyproject extra.
+EXTRAS = {"fastapi": "serve", "uvicorn": "serve", "multipart": "serve", "onnx": "export", "onnxscript": "export",
+          "onnxruntime": "export", "optuna": "sweep", "psycopg": "sweep", "sqlalchemy": "sweep"}  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="mnistlab", description="Tiny CNNs for MNIST-like digits: train, inspect, use.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -50,6 +55,13 @@ def main(argv=None) -> int:
     except MnistlabError as e:
         print(f"mnistlab: error: {e}", file=sys.stderr)
         return e.exit_code
+    except ModuleNotFoundError as e:  # an optional dependency (pyproject extras) is not installed
+        extra = EXTRAS.get((e.name or "").split(".")[0])
+        hint = f"pip install 'mnistlab[{extra}]'" if extra else "pip install -r requirements.txt"
+        print(
+            f"mnistlab: error: {ns.command} needs the package {e.name!r}, not installed here: {hint}", file=sys.stderr
+        )
+        return 2
     except KeyboardInterrupt:
         print("mnistlab: interrupted", file=sys.stderr)
         return 130

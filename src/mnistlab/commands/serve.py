@@ -12,12 +12,9 @@ def add(sub):
 
 
 def run(ns):
-    try:  # FastAPI and uvicorn load only for this command
-        import uvicorn
+    import uvicorn  # FastAPI and uvicorn load only for this command (missing: cli.main names the extra)
 
-        from ..serve import create_app
-    except ImportError as e:
-        raise MnistlabError(f"serve needs FastAPI and uvicorn ({e}); run 'make venv'") from None
+    from ..serve import create_app
 
     family = socket.AF_INET6 if ":" in ns.host else socket.AF_INET
     with socket.socket(family) as probe:  # a taken port: one line now, not uvicorn's log and exit later
