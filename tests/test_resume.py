@@ -109,6 +109,22 @@ def test_kill_9_resumes_from_last_epoch(tiny_data, tmp_path, reference):
     assert_identical(reference, out)
 
 
+def test_resume_with_ema_is_bit_identical(tiny_data, tmp_path):
+    """The EMA copy of the weights is part of the checkpoint: a resumed run saves the same EMA weights."""
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    proc = start(tiny_data, whole, "--set", "ema=0.95")
+    assert proc.wait(120) == 0, proc.communicate()
+    proc = start(tiny_data, cut, "--set", "ema=0.95")
+    wait_for_epoch(cut, 2, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr  # stopped mid-run, not after the end
+    resumed = subprocess.run([sys.executable, "-m", "mnistlab", "train", "--resume", str(cut), "--data-dir",
+                              str(tiny_data), "--no-report"], capture_output=True, text=True)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert_identical(whole, cut)
+
+
 def test_bad_checkpoint_is_refused(tmp_path):
     (tmp_path / "checkpoint.safetensors").write_bytes(b"\x80\x04pickle? no thanks")
     with pytest.raises(MnistlabError, match="not a valid mnistlab checkpoint"):

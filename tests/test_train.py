@@ -87,3 +87,30 @@ def test_real_data_reaches_sane_accuracy(mnist_dir, tmp_path):
     cfg = load_config("ref3", {"max_steps": 300, "threads": 1})
     result = train(cfg, out=tmp_path / "real", quiet=True)
     assert result.metrics[-1]["test_acc"] > 96.0
+
+
+def test_ema_is_what_is_evaluated_and_saved(tiny_data, tmp_path):
+    from mnistlab.optim import EMA
+
+    # The update rule on a toy module: ema <- d * ema + (1 - d) * w, d = min(decay, (1 + t) / (10 + t)).
+    lin = torch.nn.Linear(2, 1)
+    ema = EMA(lin, 0.9)
+    start = ema.model.weight.clone()
+    with torch.no_grad():
+        lin.weight.add_(1.0)
+    ema.update(step=100)
+    assert torch.allclose(ema.model.weight, 0.9 * start + 0.1 * lin.weight)
+    ema.update(step=0)  # warm-up: d = 0.1
+    assert torch.allclose(ema.model.weight, 0.1 * (0.9 * start + 0.1 * lin.weight) + 0.9 * lin.weight)
+
+    raw = train(tiny_config(epochs=2), out=tmp_path / "raw", data_dir=tiny_data, quiet=True)
+    avg = train(tiny_config(epochs=2, ema=0.99), out=tmp_path / "ema", data_dir=tiny_data, quiet=True)
+    saved = load_file(str(avg.run_dir / "model.safetensors"))
+    assert all(saved[k].equal(v.cpu()) for k, v in avg.model.state_dict().items())  # the EMA copy is saved
+    raw_w = load_file(str(raw.run_dir / "model.safetensors"))
+    assert any(not saved[k].equal(raw_w[k]) for k in saved if saved[k].is_floating_point())
+    test = load_split("custom", False, tiny_data)
+    norm = json.loads((avg.run_dir / "model.json").read_text())["normalize"]
+    r = evaluate(load_model(avg.run_dir), test, norm["mean"], norm["std"])
+    assert r.correct == round(avg.metrics[-1]["test_acc"] * r.total / 100)  # metrics come from the EMA copy
+    assert "ema 0.99" in (avg.run_dir / "log.txt").read_text()

@@ -17,9 +17,11 @@ from .rundir import atomic_save_tensors
 NAME = "checkpoint.safetensors"
 
 
-def save_checkpoint(run_dir: Path, model, opt, sched, gen: torch.Generator, meta: dict, extra: dict) -> Path:
+def save_checkpoint(run_dir: Path, model, opt, sched, gen: torch.Generator, meta: dict, extra: dict, ema=None) -> Path:
     """Atomically write the whole training state; `extra` holds mid-epoch tensors (may be empty)."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if ema is not None:  # the EMA copy of the weights (optim.EMA.model)
+        tensors |= {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
     opt_state = opt.state_dict()
     scalars = {}
     for idx, state in opt_state["state"].items():
@@ -55,9 +57,11 @@ def load_checkpoint(run_dir: Path) -> tuple[dict, dict]:
     return tensors, meta
 
 
-def restore(tensors: dict, meta: dict, model, opt, sched, gen: torch.Generator) -> dict:
+def restore(tensors: dict, meta: dict, model, opt, sched, gen: torch.Generator, ema=None) -> dict:
     """Put the saved state back into freshly built objects; returns the mid-epoch tensors."""
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if ema is not None:
+        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     state: dict = {}
     for key, value in tensors.items():
         if key.startswith("opt."):

@@ -67,6 +67,7 @@ class TrainConfig:
     div_factor: float = 25.0  # OneCycle: initial lr = lr / div_factor
     final_div_factor: float = 1e4  # OneCycle: final lr = initial lr / final_div_factor
     label_smoothing: float = 0.0
+    ema: float = 0.0  # decay per step of an EMA of the weights, which is then evaluated and saved; 0 = off
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
     val_size: int = 0  # images carved from the training set for validation (never the test set)
@@ -91,6 +92,7 @@ class TrainConfig:
             (self.momentum >= 0, "momentum must be >= 0"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (0 <= self.ema < 1, "ema must be in [0, 1) (0: off; e.g. 0.999)"),
             (self.optimizer in ("sgd", "adam", "adamw"), "optimizer must be sgd, adam or adamw"),
             (
                 self.scheduler in ("none", "step", "onecycle", "cosine"),

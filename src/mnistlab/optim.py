@@ -1,5 +1,7 @@
 """Optimizer and learning-rate schedule from a TrainConfig."""
 
+import copy
+
 import torch
 
 from .config import TrainConfig
@@ -32,3 +34,25 @@ def make_scheduler(cfg: TrainConfig, opt, total_steps: int):
     if cfg.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps), True
     return None, False
+
+
+class EMA:
+    """An exponential moving average of the weights and BatchNorm buffers (timm's ModelEmaV2 idea).
+
+    decay_t = min(decay, (1 + t) / (10 + t)) at step t, so the random initial weights fade within the
+    first steps; integer buffers (num_batches_tracked) are copied. The trainer evaluates and saves this copy.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        pairs = list(zip(self.model.state_dict().values(), model.state_dict().values(), strict=True))
+        self._float = [(a, b) for a, b in pairs if a.is_floating_point()]
+        self._other = [(a, b) for a, b in pairs if not a.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_([a for a, _ in self._float], [b for _, b in self._float], 1 - d)
+        for a, b in self._other:
+            a.copy_(b)

@@ -25,7 +25,7 @@ from .config import RUN_ONLY_KEYS, TrainConfig, from_dict
 from .errors import MnistlabError
 from .evaluate import evaluate
 from .models import count_params, create_model
-from .optim import make_optimizer, make_scheduler
+from .optim import EMA, make_optimizer, make_scheduler
 from .rundir import git_commit, new_run_dir, read_json, save_weights, write_json, write_metrics
 from .system import library_versions, native_bf16, resolve_device, set_threads
 
@@ -115,6 +115,8 @@ def train(
     n_params = count_params(model)
     use_amp = cfg.amp and native_bf16(device)  # training only: evaluation stays fp32
     opt = make_optimizer(cfg, model)
+    ema = EMA(model, cfg.ema) if cfg.ema else None
+    net = ema.model if ema else model  # what is evaluated, saved and returned
     n, bs = len(train_split), cfg.batch_size
     steps_per_epoch = math.ceil(n / bs)
     total_steps = min(cfg.epochs * steps_per_epoch, cfg.max_steps or 10**12)
@@ -124,7 +126,7 @@ def train(
 
     metrics, step, first_epoch, mid = [], 0, 1, {}
     if resume:
-        mid = ckpt.restore(saved, meta, model, opt, sched, gen)
+        mid = ckpt.restore(saved, meta, model, opt, sched, gen, ema and ema.model)
         metrics, step, first_epoch = meta["metrics"], meta["step"], meta["epoch"]
         log(f"Resumed {run_dir} at epoch {first_epoch}, step {step}")
     else:
@@ -144,12 +146,13 @@ def train(
             f"normalize mean {mean} std {std}, augmentation: {cfg.augment.describe()}")  # fmt: skip
         log(f"Model: {cfg.model} {cfg.model_kwargs or ''}, {n_params:,} parameters")
         log(f"Optimizer: {cfg.optimizer} lr {cfg.lr} momentum {cfg.momentum} nesterov {cfg.nesterov} "
-            f"weight_decay {cfg.weight_decay}, label_smoothing {cfg.label_smoothing}; scheduler {cfg.scheduler}; "
-            f"batch {bs}, {epochs} epochs x {steps_per_epoch} steps, seed {cfg.seed}")  # fmt: skip
+            f"weight_decay {cfg.weight_decay}, label_smoothing {cfg.label_smoothing}, ema {cfg.ema}; "
+            f"scheduler {cfg.scheduler}; batch {bs}, {epochs} epochs x {steps_per_epoch} steps, "
+            f"seed {cfg.seed}")  # fmt: skip
 
     def save(epoch, extra):
         meta = {"epoch": epoch, "step": step, "metrics": metrics}
-        ckpt.save_checkpoint(run_dir, model, opt, sched, gen, meta, extra)
+        ckpt.save_checkpoint(run_dir, model, opt, sched, gen, meta, extra, ema and ema.model)
 
     with _StopFlag() as stop:
         for epoch in range(first_epoch, epochs + 1):
@@ -186,6 +189,8 @@ def train(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if ema is not None:
+                    ema.update(step)
                 if sched is not None and per_batch:
                     sched.step()
                 step += 1
@@ -208,15 +213,15 @@ def train(
             train_loss, train_acc = loss_sum.item() / seen, 100 * correct.item() / seen
             row = {"epoch": epoch, "train_loss": round(train_loss, 6), "train_acc": round(train_acc, 4)}
             if cfg.val_size:
-                v = evaluate(model, val_split, mean, std, cfg.eval_batch_size)
+                v = evaluate(net, val_split, mean, std, cfg.eval_batch_size)
                 row |= {"val_loss": round(v.loss, 6), "val_acc": round(100 * v.accuracy, 4)}
-            t = evaluate(model, test_split, mean, std, cfg.eval_batch_size)
+            t = evaluate(net, test_split, mean, std, cfg.eval_batch_size)
             seconds = time.perf_counter() - t0
             row |= {"test_loss": round(t.loss, 6), "test_acc": round(100 * t.accuracy, 4), "lr": lr,
                     "seconds": round(seconds, 3)}  # fmt: skip
             metrics.append(row)
             write_metrics(run_dir, metrics)
-            save_weights(model, run_dir / "model.safetensors")
+            save_weights(net, run_dir / "model.safetensors")
             save(epoch + 1, {})
             val = f" | val acc {row['val_acc']:.2f}%" if cfg.val_size else ""
             log(f"Epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2f}%{val} | test loss {t.loss:.4f}, "
@@ -233,7 +238,7 @@ def train(
 
         for line in verdict_lines(check(str(run_dir), cfg.budget)):
             log(line)
-    return TrainResult(run_dir, metrics, model.eval())
+    return TrainResult(run_dir, metrics, net.eval())
 
 
 def _interrupted(signum: int, run_dir: Path, epoch: int, step: int):
