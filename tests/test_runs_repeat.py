@@ -88,6 +88,7 @@ def test_repeat_resume_reads_back_finished_seeds_and_trains_missing_ones(tiny_da
     assert again["seeds"] == whole["seeds"][:1] + again["seeds"][1:]  # seed 0 read back as it was
     assert [s["final_test_acc"] for s in again["seeds"]] == [s["final_test_acc"] for s in whole["seeds"]]
     assert again["command"] == whole["command"]  # the command that rebuilds it whole: no --resume
+    assert again["resumed_seeds"] == [0, 1] and whole["resumed_seeds"] == []
     assert (out / "seed0" / "metrics.csv").read_text() == metrics0
     w2 = load_file(str(out / "seed2" / "model.safetensors"))
     assert all(w2[k].equal(weights2[k]) for k in w2)  # retrained bit for bit

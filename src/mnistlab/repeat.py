@@ -77,12 +77,13 @@ def repeat(
     if resume and overwrite:
         raise MnistlabError("--resume keeps the runs in --out and --overwrite replaces them: pass one")
     t0 = time.perf_counter()
-    per_seed = []
+    per_seed, resumed = [], []
     for seed in seeds:
         seed_cfg, run = dataclasses.replace(cfg, seed=seed), out / f"seed{seed}"
         again = resume and (run / CHECKPOINT).exists()
         if again:
             _same_recipe(seed_cfg, run)
+            resumed.append(seed)
         result = train(seed_cfg, out=run, data_dir=data_dir, overwrite=overwrite, quiet=True, resume=again)
         last = result.metrics[-1]
         row = {
@@ -102,6 +103,7 @@ def repeat(
         "final_test_acc": stats([r["final_test_acc"] for r in per_seed]),
         "wall_seconds": round(time.perf_counter() - t0, 1),  # of this invocation (less when resumed)
         "train_seconds": round(sum(r["seconds"] for r in per_seed), 1),
+        "resumed_seeds": resumed,  # seeds found in `out` (trained apart or interrupted) and read back or resumed
         "machine": {
             **library_versions(),
             "device": str(resolve_device(cfg.device)),
