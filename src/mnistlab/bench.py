@@ -9,7 +9,6 @@
 """
 
 import io
-import os
 import re
 import tempfile
 import time
@@ -24,7 +23,7 @@ from . import data as data_mod
 from .config import load_config
 from .models import create_model, model_entry
 from .summary import summarize
-from .system import native_bf16, resolve_device, set_threads
+from .system import cpu_flags, cpu_name, native_bf16, resolve_device, set_threads
 from .train import train
 
 
@@ -101,11 +100,10 @@ def notebook_run(model, train_split, test_split, steps: int, mean: float, std: f
 def peak_gflops(threads: int) -> tuple[float, str]:
     """Nominal fp32 peak: cores x SIMD lanes x 2 FMA units x 2 FLOPs per FMA x clock."""
     text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    flags = set(re.findall(r"^flags\s*:\s*(.*)$", text, re.M)[0].split()) if "flags" in text else set()
+    flags = cpu_flags()
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
     fma_units = 2 if "fma" in flags or "avx512f" in flags else 1
-    name = re.findall(r"^model name\s*:\s*(.*)$", text, re.M)
-    ghz = re.findall(r"@\s*([\d.]+)GHz", name[0]) if name else []
+    ghz = re.findall(r"@\s*([\d.]+)GHz", cpu_name())
     if ghz:
         clock = float(ghz[0])
     else:
@@ -136,17 +134,12 @@ def bench(
         t_ml = time.perf_counter() - t0
     train_flops = 6 * macs * 128 * steps
     peak, formula = peak_gflops(threads)
-    cpu = (
-        (re.findall(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.M) or ["?"])[0]
-        if os.path.exists("/proc/cpuinfo")
-        else "?"
-    )
     return BenchResult(
         model=model_name,
         steps=steps,
         batch_size=128,
         threads=threads,
-        mnistlab_bf16=cfg.amp and native_bf16(resolve_device(cfg.device)),
+        mnistlab_bf16=native_bf16(resolve_device(cfg.device)),  # cfg.amp is on
         notebook_s_per_step=t_nb / steps,
         mnistlab_s_per_step=t_ml / steps,
         speedup=t_nb / t_ml,
@@ -156,5 +149,5 @@ def bench(
         peak_gflops=peak,
         peak_formula=formula,
         mnistlab_share_of_peak=train_flops / t_ml / 1e9 / peak,
-        cpu=cpu,
+        cpu=cpu_name(),
     )

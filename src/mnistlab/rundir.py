@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from .errors import MnistlabError
 from .models import create_model
@@ -58,17 +58,8 @@ def read_json(path: Path) -> dict:
 
 
 def atomic_save_tensors(tensors: dict, path: Path, metadata: dict | None = None) -> None:
-    """safetensors' save_file through a temporary file, fsync, rename (as atomic_write_bytes). save_file
-    creates its file 0600; the final file gets the mode an ordinary open() would give (0666 minus umask)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """safetensors bytes written by atomic_write_bytes (temporary file, fsync, rename, the umask's mode)."""
+    atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:

@@ -46,12 +46,16 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def cpu_has_bf16() -> bool:
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether bf16 autocast pays off here: on CUDA, and on CPUs with AVX-512 BF16 or AMX (measured on a
     Zen 5 core: mnist-8k and ref1 train steps 25-30% faster); on AVX2-only CPUs bf16 is slower than fp32."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return device.type == "cpu" and cpu_has_bf16()
 
 
 def cpu_name() -> str:
@@ -74,5 +78,5 @@ def library_versions() -> dict:
         "platform": platform.platform(),
         "processor": cpu_name(),
         "cores": cores(),
-        "cpu_bf16": bool(cpu_flags() & {"avx512_bf16", "amx_bf16"}),
+        "cpu_bf16": cpu_has_bf16(),
     }
