@@ -52,3 +52,13 @@ def test_loss_at_init_is_about_ln10(name):
 def test_unknown_model_lists_known_names():
     with pytest.raises(MnistlabError, match="known models: .*ref0"):
         create_model("resnet9000")
+
+
+@pytest.mark.parametrize("padded, side", [(0, 6), (1, 8), (2, 10), (3, 12)])
+def test_compactnet_padded_keeps_params_and_grows_the_final_map(padded, side):
+    # padded body convs keep 12x12; each valid one takes 2 px: (B, C, side, side) reaches the GAP.
+    from mnistlab.models.frontier import CompactNet
+
+    net = CompactNet(padded=padded)
+    assert count_params(net) == count_params(CompactNet())
+    assert net.features(torch.zeros(2, 1, 28, 28)).shape == (2, 16, side, side)

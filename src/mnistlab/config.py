@@ -72,7 +72,7 @@ class TrainConfig:
     seed: int = 0
     val_size: int = 0  # images carved from the training set for validation (never the test set)
     max_steps: int = 0  # stop after this many optimizer steps (0: run all epochs)
-    eval_batch_size: int = 500  # on CPU, 3x faster than 2000 for 10k images (cache; benchmarks/ab/eval_batch.txt)
+    eval_batch_size: int = 500  # = evaluate.EVAL_BATCH (config stays free of torch); why 500: see there
     threads: int = 0  # torch.set_num_threads; 0 = one per core (2 threads give ~1.3x one here)
     device: str = "auto"  # auto | cpu | cuda | mps
     channels_last: bool = True  # NHWC activations: measured 15-30% faster steps on CPU (3x faster max-pool)

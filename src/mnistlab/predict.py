@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from .errors import MnistlabError
+from .evaluate import EVAL_BATCH
 from .preprocess import load_digit, to_png
 from .rundir import load_model, make_dir, read_json
 from .weights import default_run_dir
@@ -47,8 +48,8 @@ class Predictor:
         """(N, 28, 28) float in [0, 1] -> (N, 10) softmax probabilities, float64 for printing."""
         x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).unsqueeze(1)  # (N, 1, 28, 28)
         # Same arithmetic as evaluate.normalize (x / 255 already done), so MNIST PNGs score as in eval.
-        # Batches of 2000 as in eval keep memory flat for a folder of any size.
-        out = torch.cat([self.model((b - self.mean) / self.std) for b in x.split(2000)])  # (N, 10)
+        # Batches of EVAL_BATCH as in eval keep memory flat for a folder of any size.
+        out = torch.cat([self.model((b - self.mean) / self.std) for b in x.split(EVAL_BATCH)])  # (N, 10)
         return torch.softmax(out.double(), dim=1).numpy()
 
     def result(self, name: str, probs: np.ndarray, top_k: int) -> dict:
