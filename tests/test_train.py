@@ -114,3 +114,17 @@ def test_ema_is_what_is_evaluated_and_saved(tiny_data, tmp_path):
     r = evaluate(load_model(avg.run_dir), test, norm["mean"], norm["std"])
     assert r.correct == round(avg.metrics[-1]["test_acc"] * r.total / 100)  # metrics come from the EMA copy
     assert "ema 0.99" in (avg.run_dir / "log.txt").read_text()
+
+
+def test_clean_epochs_train_the_last_epochs_without_augmentation(tiny_data, tmp_path):
+    # The batch order comes from the same generator as the augmentation, so: all epochs clean == no
+    # augmentation at all (bit for bit), and one clean epoch differs from none only in its last epoch.
+    weights = lambda r: load_file(str(r.run_dir / "model.safetensors"))  # noqa: E731
+    aug = {"rotation": 10.0, "translate": 0.1}
+    plain = train(tiny_config(), out=tmp_path / "plain", data_dir=tiny_data, quiet=True)
+    all_clean = train(tiny_config(augment=aug, clean_epochs=2), out=tmp_path / "c2", data_dir=tiny_data, quiet=True)
+    assert all(torch.equal(v, weights(all_clean)[k]) for k, v in weights(plain).items())
+    none = train(tiny_config(augment=aug), out=tmp_path / "c0", data_dir=tiny_data, quiet=True)
+    last = train(tiny_config(augment=aug, clean_epochs=1), out=tmp_path / "c1", data_dir=tiny_data, quiet=True)
+    assert none.metrics[0]["train_loss"] == last.metrics[0]["train_loss"]
+    assert none.metrics[1]["train_loss"] != last.metrics[1]["train_loss"]

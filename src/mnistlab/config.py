@@ -68,6 +68,7 @@ class TrainConfig:
     final_div_factor: float = 1e4  # OneCycle: final lr = initial lr / final_div_factor
     label_smoothing: float = 0.0
     ema: float = 0.0  # decay per step of an EMA of the weights, which is then evaluated and saved; 0 = off
+    clean_epochs: int = 0  # the last N epochs train on un-augmented images (the distribution the model is tested on)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
     val_size: int = 0  # images carved from the training set for validation (never the test set)
@@ -93,6 +94,7 @@ class TrainConfig:
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
             (0 <= self.ema < 1, "ema must be in [0, 1) (0: off; e.g. 0.999)"),
+            (0 <= self.clean_epochs <= self.epochs, "clean_epochs must be in [0, epochs]"),
             (self.optimizer in ("sgd", "adam", "adamw"), "optimizer must be sgd, adam or adamw"),
             (
                 self.scheduler in ("none", "step", "onecycle", "cosine"),

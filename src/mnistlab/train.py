@@ -146,7 +146,8 @@ def train(
             f"normalize mean {mean} std {std}, augmentation: {cfg.augment.describe()}")  # fmt: skip
         log(f"Model: {cfg.model} {cfg.model_kwargs or ''}, {n_params:,} parameters")
         log(f"Optimizer: {cfg.optimizer} lr {cfg.lr} momentum {cfg.momentum} nesterov {cfg.nesterov} "
-            f"weight_decay {cfg.weight_decay}, label_smoothing {cfg.label_smoothing}, ema {cfg.ema}; "
+            f"weight_decay {cfg.weight_decay}, label_smoothing {cfg.label_smoothing}, ema {cfg.ema}, "
+            f"clean_epochs {cfg.clean_epochs}; "
             f"scheduler {cfg.scheduler}; batch {bs}, {epochs} epochs x {steps_per_epoch} steps, "
             f"seed {cfg.seed}")  # fmt: skip
 
@@ -180,7 +181,9 @@ def train(
                 idx = perm[i * bs : (i + 1) * bs]
                 x = train_split.images[idx].unsqueeze(1).float().div_(255)  # (B, 1, 28, 28) in [0, 1]
                 y = train_split.labels[idx]
-                x = (augment_batch(x, cfg.augment, gen) - mean) / std
+                if epoch <= epochs - cfg.clean_epochs:
+                    x = augment_batch(x, cfg.augment, gen)
+                x = (x - mean) / std
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(device.type, torch.bfloat16, enabled=use_amp):
