@@ -2,15 +2,26 @@ import json
 from pathlib import Path
 
 from .. import data
-from ..evaluate import evaluate
+from ..errors import MnistlabError
 from ..rundir import load_model, read_json
+from ..train import carve_validation
+from ..tta import VIEWS, evaluate_tta
 from .common import add_data_flags
 
 
 def add(sub):
-    p = sub.add_parser("eval", help="evaluate a run's model on the test set")
+    p = sub.add_parser("eval", help="evaluate a run's model on the test set (or on the validation split it held out)")
     p.add_argument("run_dir")
     add_data_flags(p)
+    p.add_argument(
+        "--split",
+        choices=["test", "val"],
+        default="test",
+        help="val: the images the run held out of the training set (its config.json's val_size), to tune on",
+    )
+    p.add_argument(
+        "--tta", choices=list(VIEWS), default="none", help="average over fixed views: 1-px shifts, +-6 deg rotations"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -19,11 +30,21 @@ def run(ns):
     run_dir = Path(ns.run_dir)
     meta = read_json(run_dir / "model.json")
     dataset = ns.dataset or meta.get("dataset", "mnist")
-    split = data.load_split(dataset, False, ns.data_dir)
+    if ns.split == "val":
+        val_size = int(read_json(run_dir / "config.json").get("val_size", 0))
+        if val_size == 0:
+            raise MnistlabError(f"{run_dir} held out no validation images (val_size 0); use --split test")
+        _, split = carve_validation(data.load_split(dataset, True, ns.data_dir), val_size)
+    else:
+        split = data.load_split(dataset, False, ns.data_dir)
     model = load_model(run_dir)
     norm = meta.get("normalize", {})
-    r = evaluate(model, split, norm.get("mean", 0.1307), norm.get("std", 0.3081))
+    r = evaluate_tta(model, split, norm.get("mean", 0.1307), norm.get("std", 0.3081), VIEWS[ns.tta])
     if ns.json:
-        print(json.dumps(r.to_dict()))
+        print(json.dumps(r.to_dict() | {"split": ns.split, "tta": ns.tta}))
     else:
-        print(f"{run_dir}: {dataset} test loss {r.loss:.4f}, Accuracy: {r.correct}/{r.total} ({100 * r.accuracy:.2f}%)")
+        tta = "" if ns.tta == "none" else f" (TTA {ns.tta}: {len(VIEWS[ns.tta])} views)"
+        print(
+            f"{run_dir}: {dataset} {ns.split} loss {r.loss:.4f}, "
+            f"Accuracy: {r.correct}/{r.total} ({100 * r.accuracy:.2f}%){tta}"
+        )
