@@ -1,0 +1,56 @@
+"""Test-time-augmentation figures for the shipped seeds: python results/tta.py [CLASS ...]
+
+For each class (default: every folder with a repeat.json) evaluates results/CLASS/seed0..4 on the test
+set with TTA views "shift" (the image and its four 1-pixel shifts, softmax averaged; `mnistlab.tta`)
+and writes results/CLASS/tta.json. The view set was chosen on validation splits
+(results/mnist-8k/tuning/README.md, session 3), before any TTA test figure was computed. These figures
+stand beside the plain final-epoch ones in the README, never instead of them. Each seed's figure is also
+`mnistlab eval results/CLASS/seedN --tta shift`.
+"""
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+from mnistlab.data import load_split
+from mnistlab.rundir import load_model, read_json
+from mnistlab.tta import VIEWS, evaluate_tta
+
+HERE = Path(__file__).parent
+TTA = "shift"
+
+
+def class_tta(name: str) -> dict:
+    seeds = []
+    for run in sorted((HERE / name).glob("seed[0-9]*")):
+        meta = read_json(run / "model.json")
+        split = load_split(meta.get("dataset", "mnist"), False)
+        norm = meta["normalize"]
+        r = evaluate_tta(load_model(run), split, norm["mean"], norm["std"], VIEWS[TTA])
+        seeds.append({"seed": int(run.name[4:]), "test_acc_tta": round(100 * r.accuracy, 4)})
+    accs = [s["test_acc_tta"] for s in seeds]
+    return {
+        "tta": TTA,
+        "views": VIEWS[TTA],
+        "seeds": seeds,
+        "test_acc_tta": {
+            "mean": round(statistics.mean(accs), 4),
+            "std": round(statistics.stdev(accs), 4) if len(accs) > 1 else 0.0,
+            "min": min(accs),
+            "max": max(accs),
+        },
+        "command": f"python results/tta.py {name}",
+    }
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    names = sys.argv[1:] or sorted(p.parent.name for p in HERE.glob("*/repeat.json"))
+    for name in names:
+        out = class_tta(name)
+        (HERE / name / "tta.json").write_text(json.dumps(out, indent=2) + "\n")
+        t = out["test_acc_tta"]
+        print(f"{name}: TTA {TTA} {t['mean']:.2f}% ± {t['std']:.2f}, min {t['min']:.2f}%", flush=True)
