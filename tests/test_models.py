@@ -62,3 +62,13 @@ def test_compactnet_padded_keeps_params_and_grows_the_final_map(padded, side):
     net = CompactNet(padded=padded)
     assert count_params(net) == count_params(CompactNet())
     assert net.features(torch.zeros(2, 1, 28, 28)).shape == (2, 16, side, side)
+
+
+def test_compactnet_separable_body_costs_depthwise_plus_pointwise():
+    # Each separable body conv: 9*cin (depthwise) + cin*cout (pointwise) instead of 9*cin*cout.
+    from mnistlab.models.frontier import CompactNet
+
+    dense, sep = CompactNet(), CompactNet(sep=True)
+    saved = sum(9 * a * b - (9 * a + a * b) for a, b in [(8, 16), (16, 16), (16, 16)])
+    assert count_params(dense) - count_params(sep) == saved
+    assert sep(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
