@@ -17,6 +17,15 @@ TARGETS = {
 }
 
 
+def verdict(name: str, acc: dict) -> str:
+    """' ✔' / ' ✘' against the class's target ({"mean", "min"} in percent); '' for the refs."""
+    if name == "mnist-8k":
+        return " ✔" if acc["mean"] >= 99.45 and acc["min"] >= 99.40 else " ✘"
+    if name in TARGETS:
+        return " ✔" if acc["mean"] >= float(TARGETS[name].split("≥ ")[1].rstrip("%")) else " ✘"
+    return ""
+
+
 def row(name: str) -> str | None:
     path = HERE / name / "repeat.json"
     if not path.exists():
@@ -28,11 +37,7 @@ def row(name: str) -> str | None:
     threads = r["machine"]["threads"]
     per_seed = ", ".join(f"{s['final_test_acc']:.2f}" for s in seeds)
     target = TARGETS.get(name, "notebook's recipe")
-    met = ""
-    if name == "mnist-8k":
-        met = " ✔" if acc["mean"] >= 99.45 and acc["min"] >= 99.40 else " ✘"
-    elif name in TARGETS:
-        met = " ✔" if acc["mean"] >= float(target.split("≥ ")[1].rstrip("%")) else " ✘"
+    met = verdict(name, acc)
     return (
         f"| `{name}` | {params:,} | {seeds[0]['epochs']} | {target}{met} | **{acc['mean']:.2f}% ± {acc['std']:.2f}** "
         f"| {acc['min']:.2f}% | {per_seed} | {secs[0]:.0f}–{secs[-1]:.0f} s ({threads} thread{'s' * (threads > 1)}) "
@@ -47,11 +52,7 @@ def tta_row(name: str) -> str | None:
         return None
     t, plain = json.loads(path.read_text()), json.loads((HERE / name / "repeat.json").read_text())["final_test_acc"]
     acc = t["test_acc_tta"]
-    met = ""
-    if name == "mnist-8k":
-        met = " ✔" if acc["mean"] >= 99.45 and acc["min"] >= 99.40 else " ✘"
-    elif name in TARGETS:
-        met = " ✔" if acc["mean"] >= float(TARGETS[name].split("≥ ")[1].rstrip("%")) else " ✘"
+    met = verdict(name, acc)
     per_seed = ", ".join(f"{s['test_acc_tta']:.2f}" for s in t["seeds"])
     return (
         f"| `{name}` | {plain['mean']:.2f}% | {TARGETS.get(name, 'notebook recipe')}{met} | "

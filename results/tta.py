@@ -8,6 +8,7 @@ stand beside the plain final-epoch ones in the README, never instead of them. Ea
 `mnistlab eval results/CLASS/seedN --tta shift`.
 """
 
+import functools
 import json
 import statistics
 import sys
@@ -21,13 +22,14 @@ from mnistlab.tta import VIEWS, evaluate_tta
 
 HERE = Path(__file__).parent
 TTA = "shift"
+test_split = functools.cache(lambda dataset: load_split(dataset, False))  # read and verified once per dataset
 
 
 def class_tta(name: str) -> dict:
     seeds = []
     for run in sorted((HERE / name).glob("seed[0-9]*")):
         meta = read_json(run / "model.json")
-        split = load_split(meta.get("dataset", "mnist"), False)
+        split = test_split(meta.get("dataset", "mnist"))
         norm = meta["normalize"]
         r = evaluate_tta(load_model(run), split, norm["mean"], norm["std"], VIEWS[TTA])
         seeds.append({"seed": int(run.name[4:]), "test_acc_tta": round(100 * r.accuracy, 4)})

@@ -5,6 +5,7 @@ This is what chose `shift` for results/tta.py: held-out training images (each ru
 split, `mnistlab eval RUN --split val --tta NAME`), never the test set.
 """
 
+import functools
 import statistics
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from mnistlab.train import carve_validation
 from mnistlab.tta import VIEWS, evaluate_tta
 
 HERE = Path(__file__).parent
+train_split = functools.cache(lambda dataset: load_split(dataset, True))  # read and verified once per dataset
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
@@ -23,7 +25,7 @@ if __name__ == "__main__":
     gains = {}
     for run in sorted(p.parent for p in HERE.glob("*/tuning/*/model.safetensors")):
         meta, cfg = read_json(run / "model.json"), read_json(run / "config.json")
-        _, val = carve_validation(load_split(meta["dataset"], True), cfg["val_size"])
+        _, val = carve_validation(train_split(meta["dataset"]), cfg["val_size"])
         model, norm = load_model(run), meta["normalize"]
         accs = {t: 100 * evaluate_tta(model, val, norm["mean"], norm["std"], v).accuracy for t, v in VIEWS.items()}
         print(f"{str(run.relative_to(HERE)):44s}" + "".join(f"{a:10.2f}" for a in accs.values()), flush=True)

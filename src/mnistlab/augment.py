@@ -37,6 +37,12 @@ def random_affine(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
         1,
     ) / torch.stack([zoom, zoom, torch.ones_like(zoom)], 1).unsqueeze(1)  # (B, 2, 3)
     theta[:, :, 2] = torch.stack([tx, ty], 1)
+    return warp(x, theta)
+
+
+def warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) resampled through (B, 2, 3) output->input affine maps in [-1, 1] coordinates: bilinear,
+    zeros outside (the black background). Shared by training augmentation and test-time views (tta.py)."""
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 

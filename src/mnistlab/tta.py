@@ -12,6 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .augment import warp
 from .data import Split
 from .evaluate import EVAL_BATCH, EvalResult, evaluate
 
@@ -33,11 +34,8 @@ def view(x: torch.Tensor, dx: int, dy: int, degrees: float) -> torch.Tensor:
     a = math.radians(degrees)
     # affine_grid maps output to input coordinates in [-1, 1]: the inverse rotation, and a shift of
     # -dx pixels is -2*dx/W in those units; integer shifts with align_corners=False land on pixel centres.
-    theta = torch.tensor(
-        [[math.cos(a), -math.sin(a), -2 * dx / w], [math.sin(a), math.cos(a), -2 * dy / h]], dtype=x.dtype
-    )
-    grid = F.affine_grid(theta.expand(b, 2, 3).to(x.device), [b, 1, h, w], align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    theta = torch.tensor([[math.cos(a), -math.sin(a), -2 * dx / w], [math.sin(a), math.cos(a), -2 * dy / h]])
+    return warp(x, theta.expand(b, 2, 3).to(x.device))
 
 
 @torch.inference_mode()
