@@ -72,3 +72,32 @@ def test_compactnet_separable_body_costs_depthwise_plus_pointwise():
     saved = sum(9 * a * b - (9 * a + a * b) for a, b in [(8, 16), (16, 16), (16, 16)])
     assert count_params(dense) - count_params(sep) == saved
     assert sep(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_compactnet_shared_body_applies_one_weight_again():
+    # body 8->22, then one 22->22 3x3 weight applied three times (own BatchNorms): 7,752 params, where
+    # four distinct convs would take 16,464; the weight is stored once and gets the gradient of all three.
+    from mnistlab.models.frontier import CompactNet
+
+    net = CompactNet(body=(22, 22, 22, 22), shared=True)
+    assert count_params(net) == 7_752 and count_params(CompactNet(body=(22, 22, 22, 22))) == 16_464
+    convs = [k for k, v in net.state_dict().items() if v.dim() == 4 and v.shape[:2] == (22, 22)]
+    assert len(convs) == 1
+    out = net(torch.randn(4, 1, 28, 28))
+    assert out.shape == (4, 10)
+    F.cross_entropy(out, torch.arange(4)).backward()
+    assert all(p.grad is not None for p in net.parameters())
+    with pytest.raises(MnistlabError, match="shared=True needs"):
+        create_model("mnist-8k", body=[16, 24], shared=True)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_resolved_kwargs_rebuild_the_same_network(name):
+    # model.json stores resolved_kwargs: the network they rebuild has the same tensors, so a run folder
+    # keeps loading if a registered size later changes a default.
+    from mnistlab.models import resolved_kwargs
+
+    model = create_model(name)
+    again = create_model(name, **resolved_kwargs(model, {}))
+    shapes = lambda m: {k: v.shape for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(again) == shapes(model)

@@ -128,3 +128,19 @@ def test_clean_epochs_train_the_last_epochs_without_augmentation(tiny_data, tmp_
     last = train(tiny_config(augment=aug, clean_epochs=1), out=tmp_path / "c1", data_dir=tiny_data, quiet=True)
     assert none.metrics[0]["train_loss"] == last.metrics[0]["train_loss"]
     assert none.metrics[1]["train_loss"] != last.metrics[1]["train_loss"]
+
+
+def test_a_run_still_loads_after_its_model_changes_a_default(tiny_data, tmp_path, monkeypatch):
+    # model.json records every constructor argument: if mnist-5k's default dropout later became 0 (which
+    # removes Dropout modules and renumbers the Sequential), the saved run must rebuild its own network.
+    from mnistlab.models import registry
+    from mnistlab.models.frontier import CompactNet
+
+    result = train(tiny_config(model="mnist-5k", epochs=1), out=tmp_path / "r", data_dir=tiny_data, quiet=True)
+    assert json.loads((result.run_dir / "model.json").read_text())["kwargs"]["dropout"] == 0.05
+    entry = registry.model_entry("mnist-5k")
+    changed = lambda **kw: CompactNet(**({"stem": (6, 12), "body": (12, 12, 12), "dropout": 0.0} | kw))  # noqa: E731
+    monkeypatch.setitem(registry._REGISTRY, "mnist-5k", registry.ModelEntry("mnist-5k", changed, "", entry.config))
+    model = load_model(result.run_dir)
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.allclose(model(x), result.model(x), atol=1e-5)

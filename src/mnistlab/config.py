@@ -69,6 +69,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema: float = 0.0  # decay per step of an EMA of the weights, which is then evaluated and saved; 0 = off
     clean_epochs: int = 0  # the last N epochs train on un-augmented images (the distribution the model is tested on)
+    teacher: str = ""  # a run folder to distil from (distill.py), "{seed}" -> this run's seed; "" = none
+    distill_alpha: float = 0.5  # weight of the teacher's soft targets; 1 - alpha stays on the labels
+    distill_temperature: float = 4.0  # softmax temperature of both teacher and student in the soft term
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
     val_size: int = 0  # images carved from the training set for validation (never the test set)
@@ -94,6 +97,8 @@ class TrainConfig:
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
             (0 <= self.ema < 1, "ema must be in [0, 1) (0: off; e.g. 0.999)"),
+            (0 <= self.distill_alpha <= 1, "distill_alpha must be in [0, 1]"),
+            (self.distill_temperature > 0, "distill_temperature must be > 0"),
             (0 <= self.clean_epochs <= self.epochs, "clean_epochs must be in [0, epochs]"),
             (self.optimizer in ("sgd", "adam", "adamw"), "optimizer must be sgd, adam or adamw"),
             (

@@ -22,9 +22,10 @@ from . import checkpoint as ckpt
 from . import data as data_mod
 from .augment import augment_batch
 from .config import RUN_ONLY_KEYS, TrainConfig, from_dict
+from .distill import distill_loss, load_teacher
 from .errors import MnistlabError
 from .evaluate import evaluate
-from .models import count_params, create_model
+from .models import count_params, create_model, resolved_kwargs
 from .optim import EMA, make_optimizer, make_scheduler
 from .rundir import git_commit, new_run_dir, read_json, save_weights, write_json, write_metrics
 from .system import library_versions, native_bf16, resolve_device, set_threads
@@ -95,6 +96,11 @@ def train(
     if cfg.val_size >= len(train_split):  # these two fail before any folder is created
         raise MnistlabError(f"val_size {cfg.val_size} leaves no training images (the set holds {len(train_split)})")
     create_model(cfg.model, **cfg.model_kwargs)  # unknown model or bad model_kwargs: one line, no empty run folder
+    teacher = None
+    if cfg.teacher:  # a missing or unfit teacher fails before any folder is created too
+        teacher = load_teacher(
+            cfg.teacher.replace("{seed}", str(cfg.seed)), cfg.dataset, cfg.val_size, spec.mean, spec.std, device
+        )
     if resume:
         run_dir = Path(out)
         saved, meta = ckpt.load_checkpoint(run_dir)  # refuse early, before any file is touched
@@ -134,7 +140,8 @@ def train(
             run_dir / "config.json", {**cfg.to_dict(), "library": library_versions(), "git_commit": git_commit()}
         )
         write_json(run_dir / "model.json", {
-            "name": cfg.model, "kwargs": cfg.model_kwargs, "params": n_params, "dataset": cfg.dataset,
+            "name": cfg.model, "kwargs": resolved_kwargs(model, cfg.model_kwargs), "params": n_params,
+            "dataset": cfg.dataset,
             "normalize": {"mean": mean, "std": std}, "classes": list(spec.classes), "input_shape": [1, 28, 28],
         })  # fmt: skip
         log(f"mnistlab run {run_dir}")
@@ -145,8 +152,9 @@ def train(
         log(f"Data: {cfg.dataset} train {n} / val {len(val_split)} / test {len(test_split)}, "
             f"normalize mean {mean} std {std}, augmentation: {cfg.augment.describe()}")  # fmt: skip
         log(f"Model: {cfg.model} {cfg.model_kwargs or ''}, {n_params:,} parameters")
+        kd = f"teacher {cfg.teacher} (alpha {cfg.distill_alpha}, T {cfg.distill_temperature}), " if teacher else ""
         log(f"Optimizer: {cfg.optimizer} lr {cfg.lr} momentum {cfg.momentum} nesterov {cfg.nesterov} "
-            f"weight_decay {cfg.weight_decay}, label_smoothing {cfg.label_smoothing}, ema {cfg.ema}, "
+            f"weight_decay {cfg.weight_decay}, label_smoothing {cfg.label_smoothing}, ema {cfg.ema}, {kd}"
             f"clean_epochs {cfg.clean_epochs}; "
             f"scheduler {cfg.scheduler}; batch {bs}, {epochs} epochs x {steps_per_epoch} steps, "
             f"seed {cfg.seed}")  # fmt: skip
@@ -188,7 +196,13 @@ def train(
                     x = x.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(device.type, torch.bfloat16, enabled=use_amp):
                     out = forward(x)  # (B, 10)
-                loss = F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)
+                if teacher is None:
+                    loss = F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)
+                else:
+                    with torch.no_grad():  # not inference_mode: the teacher's logits are saved for backward
+                        soft = teacher(x).float()  # (B, 10), the same augmented batch
+                    loss = distill_loss(out.float(), soft, y, cfg.distill_alpha, cfg.distill_temperature,
+                                        cfg.label_smoothing)  # fmt: skip
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -8,7 +8,9 @@ transition and finishes with valid 3x3 convs, GAP and a 1x1 head:
 
 Receptive field 2 + 2 + 1 (pool) then +4 per body conv: 5, 6, then 14, 18, 22 px with three body convs.
 With `padded=k` the first k body convs keep 12x12 (padding 1): same parameters, more FLOPs per parameter,
-a larger final map (e.g. k=2: 12 -> 12 -> 12 -> 10 before GAP).
+a larger final map (e.g. k=2: 12 -> 12 -> 12 -> 10 before GAP). With `shared=True` every body conv after
+the first applies one and the same 3x3 weight (each with its own BatchNorm), a recurrent-conv trade of
+FLOPs and depth for parameters: a wider body fits the same budget.
 """
 
 from torch import nn
@@ -25,21 +27,45 @@ def _block(cin: int, cout: int, k: int, dropout: float, pad: int = 0, sep: bool 
     return layers + ([nn.Dropout(dropout)] if dropout else [])
 
 
+class _Tied(nn.Module):
+    """Applies a conv registered elsewhere in the net: its weight is counted and saved once."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self._conv = [conv]  # a plain list, so the module is not registered (and saved) twice
+
+    def forward(self, x):
+        return self._conv[0](x)
+
+
 class CompactNet(nn.Module):
     def __init__(
-        self, stem=(8, 16), trans=8, body=(16, 16, 16), dropout=0.05, padded: int = 0, sep=False, num_classes=10
-    ):
+        self, stem=(8, 16), trans=8, body=(16, 16, 16), dropout=0.05, padded: int = 0, sep=False, shared=False,
+        num_classes=10,
+    ):  # fmt: skip
         """padded: how many body convs (from the first) keep 12x12 with padding 1, for more FLOPs per parameter.
-        sep: separable body convs (~6x fewer parameters per layer at these widths, so a wider body fits)."""
+        sep: separable body convs (~6x fewer parameters per layer at these widths, so a wider body fits).
+        shared: body convs 2.. reuse one w x w weight (needs equal widths after the first)."""
         super().__init__()
+        # Every constructor argument, resolved: model.json stores these, so a run folder still loads after
+        # a registered size changes its defaults (registry.resolved_kwargs).
+        self.init_kwargs = {"stem": list(stem), "trans": trans, "body": list(body), "dropout": dropout,
+                            "padded": padded, "sep": sep, "shared": shared, "num_classes": num_classes}  # fmt: skip
         layers, c = [], 1
         for w in stem:  # no dropout at full resolution: its mask cost ~25% of a training step here
             layers += _block(c, w, 3, 0.0)
             c = w
         layers += [nn.MaxPool2d(2), *_block(c, trans, 1, 0.0)]
         c = trans
+        if shared and (sep or len(set(body[1:])) != 1 or body[1] != body[0]):
+            raise ValueError("shared=True needs a dense body of at least two equal widths, e.g. body=(22, 22, 22)")
+        tied = None
         for i, w in enumerate(body):
-            layers += _block(c, w, 3, dropout if i < len(body) - 1 else 0.0, pad=int(i < padded), sep=sep)
+            block = _block(c, w, 3, dropout if i < len(body) - 1 else 0.0, pad=int(i < padded), sep=sep)
+            if shared and i >= 1:
+                tied = tied or block[0]  # the first w x w conv is registered; the later ones apply it again
+                block[0] = _Tied(tied) if block[0] is not tied else block[0]
+            layers += block
             c = w
         self.features = nn.Sequential(*layers)
         self.gap = nn.AdaptiveAvgPool2d(1)

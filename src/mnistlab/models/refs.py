@@ -26,6 +26,7 @@ class Ref0(nn.Module):
 
     def __init__(self, dropout: float = 0.01):
         super().__init__()
+        self.init_kwargs = {"dropout": dropout}  # resolved, for model.json (registry.resolved_kwargs)
         self.block1 = conv_bn(1, 16, drop=dropout, bias=True)  # (B,16,26,26)
         self.block2 = conv_bn(16, 32, drop=dropout, bias=True)  # (B,32,24,24)
         self.pool1 = nn.MaxPool2d(2)  # (B,32,12,12)
@@ -47,6 +48,7 @@ class Ref1(nn.Module):
 
     def __init__(self, dropout: float = 0.1):
         super().__init__()
+        self.init_kwargs = {"dropout": dropout}  # resolved, for model.json (registry.resolved_kwargs)
         self.block0 = conv_bn(1, 16, drop=dropout, relu_first=True)  # (B,16,26,26)
         self.block1 = conv_bn(16, 16, drop=dropout, relu_first=True)  # (B,16,24,24)
         self.block1d = conv_bn(16, 16, drop=dropout, relu_first=True)  # (B,16,22,22)
@@ -67,6 +69,7 @@ class Ref2(nn.Module):
 
     def __init__(self, dropout: float = 0.1):
         super().__init__()
+        self.init_kwargs = {"dropout": dropout}  # resolved, for model.json (registry.resolved_kwargs)
         self.conv1 = nn.Conv2d(1, 8, 3, padding=1)  # (B,8,28,28)
         self.conv2 = nn.Conv2d(8, 8, 3, padding=1)  # (B,8,28,28)
         self.pool1 = nn.MaxPool2d(2)  # (B,8,14,14)
@@ -93,6 +96,7 @@ class Ref3(nn.Module):
 
     def __init__(self, dropout: float = 0.01):
         super().__init__()
+        self.init_kwargs = {"dropout": dropout}  # resolved, for model.json (registry.resolved_kwargs)
         self.conv1 = conv_bn(1, 8, drop=dropout)  # (B,8,26,26)  rf 3
         self.conv2 = conv_bn(8, 12, drop=dropout)  # (B,12,24,24) rf 5
         self.trans = nn.Conv2d(12, 10, 1, bias=False)  # (B,10,24,24)
@@ -115,6 +119,7 @@ class Ref4(nn.Module):
 
     def __init__(self, dropout: float = 0.3):
         super().__init__()
+        self.init_kwargs = {"dropout": dropout}  # resolved, for model.json (registry.resolved_kwargs)
         self.conv1 = conv_bn(1, 16, pad=1, bias=True, relu_first=True)  # (B,16,28,28)
         self.conv2 = conv_bn(16, 32, pad=1, bias=True, relu_first=True)  # (B,32,28,28)
         self.pool = nn.MaxPool2d(2)  # (B,32,14,14)

@@ -42,8 +42,14 @@ def model_entry(name: str) -> ModelEntry:
 def create_model(name: str, **kwargs) -> nn.Module:
     try:
         return model_entry(name).builder(**kwargs)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise MnistlabError(f"model {name!r}: bad constructor arguments {kwargs}: {e}") from None
+
+
+def resolved_kwargs(model: nn.Module, given: dict) -> dict:
+    """Every constructor argument the model was built with (defaults included) where it records them
+    (`init_kwargs`), else the ones given: what model.json stores to rebuild the same network later."""
+    return {**given, **getattr(model, "init_kwargs", {})}
 
 
 def count_params(model: nn.Module) -> int:
