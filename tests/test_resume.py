@@ -139,3 +139,20 @@ def test_diverging_loss_stops_and_names_the_step(tiny_data, tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 3, stderr
     assert "loss became non-finite at step" in stderr and "Traceback" not in stderr
+
+
+def test_resume_with_two_replicas_is_bit_identical(tiny_data, tmp_path):
+    """Replica 1 holds no state of its own (weights copied, BN stats averaged, dropout reseeded per step)."""
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    proc = start(tiny_data, whole, "--set", "replicas=2")
+    assert proc.wait(120) == 0, proc.communicate()
+    assert "threads 1 x 2 replicas" in (whole / "log.txt").read_text()
+    proc = start(tiny_data, cut, "--set", "replicas=2")
+    wait_for_epoch(cut, 2, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    resumed = subprocess.run([sys.executable, "-m", "mnistlab", "train", "--resume", str(cut), "--data-dir",
+                              str(tiny_data), "--no-report"], capture_output=True, text=True)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert_identical(whole, cut)

@@ -27,6 +27,7 @@ from .errors import MnistlabError
 from .evaluate import evaluate
 from .models import count_params, create_model, resolved_kwargs
 from .optim import EMA, make_optimizer, make_scheduler
+from .parallel import ReplicaPair
 from .rundir import git_commit, new_run_dir, read_json, save_weights, write_json, write_metrics
 from .system import library_versions, native_bf16, resolve_device, set_threads
 
@@ -92,7 +93,7 @@ def train(
     train_split = data_mod.load_split(cfg.dataset, True, data_dir)
     test_split = data_mod.load_split(cfg.dataset, False, data_dir)
     device = resolve_device(cfg.device)
-    threads = set_threads(cfg.threads)
+    threads = set_threads(1 if cfg.replicas == 2 else cfg.threads)  # two replicas: one thread each
     if cfg.val_size >= len(train_split):  # these two fail before any folder is created
         raise MnistlabError(f"val_size {cfg.val_size} leaves no training images (the set holds {len(train_split)})")
     create_model(cfg.model, **cfg.model_kwargs)  # unknown model or bad model_kwargs: one line, no empty run folder
@@ -146,7 +147,8 @@ def train(
         })  # fmt: skip
         log(f"mnistlab run {run_dir}")
         log(
-            f"Python {platform.python_version()}, torch {torch.__version__}, device {device}, threads {threads}, "
+            f"Python {platform.python_version()}, torch {torch.__version__}, device {device}, threads {threads}"
+            f"{' x 2 replicas' if cfg.replicas == 2 else ''}, "
             f"channels_last {cfg.channels_last}, compile {cfg.compile}, bf16 autocast {use_amp}"
         )
         log(f"Data: {cfg.dataset} train {n} / val {len(val_split)} / test {len(test_split)}, "
@@ -158,6 +160,12 @@ def train(
             f"clean_epochs {cfg.clean_epochs}; "
             f"scheduler {cfg.scheduler}; batch {bs}, {epochs} epochs x {steps_per_epoch} steps, "
             f"seed {cfg.seed}")  # fmt: skip
+
+    # Built after a resume restored the weights: replica 1 is a copy of them (parallel.py).
+    pair = ReplicaPair(model, cfg.seed) if cfg.replicas == 2 else None
+
+    def amp_ctx():
+        return torch.autocast(device.type, torch.bfloat16, enabled=use_amp)
 
     def save(epoch, extra):
         meta = {"epoch": epoch, "step": step, "metrics": metrics}
@@ -194,18 +202,28 @@ def train(
                 x = (x - mean) / std
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, torch.bfloat16, enabled=use_amp):
-                    out = forward(x)  # (B, 10)
-                if teacher is None:
-                    loss = F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)
-                else:
+                soft = None
+                if teacher is not None:
                     with torch.no_grad():  # not inference_mode: the teacher's logits are saved for backward
                         soft = teacher(x).float()  # (B, 10), the same augmented batch
-                    loss = distill_loss(out.float(), soft, y, cfg.distill_alpha, cfg.distill_temperature,
+
+                def loss_of(out, rows, y=y, soft=soft):  # mean loss of batch rows `rows`; out (b, 10) fp32
+                    if soft is None:
+                        return F.cross_entropy(out, y[rows], label_smoothing=cfg.label_smoothing)
+                    return distill_loss(out, soft[rows], y[rows], cfg.distill_alpha, cfg.distill_temperature,
                                         cfg.label_smoothing)  # fmt: skip
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
+
+                if pair is None:
+                    with amp_ctx():
+                        out = forward(x)  # (B, 10)
+                    loss = loss_of(out.float(), slice(None))
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                else:  # the two halves in two threads; replica 0's .grad gets the whole batch's gradient
+                    out, loss = pair.forward_backward(x, loss_of, step, amp_ctx)
                 opt.step()
+                if pair is not None:
+                    pair.sync()
                 if ema is not None:
                     ema.update(step)
                 if sched is not None and per_batch:
@@ -247,6 +265,8 @@ def train(
                 on_epoch(row)
             if stop.signum and epoch < epochs:
                 _interrupted(stop.signum, run_dir, epoch + 1, step)
+    if pair is not None:
+        pair.close()
     total = sum(r["seconds"] for r in metrics)
     log(f"Final: test accuracy {metrics[-1]['test_acc']:.2f}% after {len(metrics)} epochs ({step} steps) "
         f"in {total:.1f}s; run saved in {run_dir}")  # fmt: skip

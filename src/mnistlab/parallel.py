@@ -1,0 +1,83 @@
+"""Two model replicas, one per core: each batch's two halves go forward and backward in two threads.
+
+Why: for these small convolutions PyTorch's intra-op threading gains only ~1.3x from a second core
+(benchmarks/README.md), while two independent one-thread streams keep both cores busy (ops release the
+GIL). The price is BatchNorm over each half ("ghost batch norm", Hoffer et al. 2017): batch statistics of
+B/2 images, not B, so a run with `replicas = 2` is a different recipe from `replicas = 1`, checked on
+validation before use (results/mnist-8k/tuning/README.md).
+
+Bit-for-bit reproducibility is kept: the gradients of the two halves are summed in a fixed order into
+replica 0 (the model the optimizer, EMA, checkpoints and evaluation see); replica 1 copies its weights
+after every step and both hold the average of their BatchNorm running statistics, so it carries no state
+of its own and `--resume` rebuilds it exactly. Dropout cannot draw from the shared global generator
+(two threads would interleave their draws), so each replica's Dropout modules draw from a generator
+seeded from (seed, step, replica) at every step.
+"""
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+from torch import nn
+
+
+def _seeded_dropout(module: nn.Dropout, gen: torch.Generator):
+    def forward(x):  # the same as F.dropout, but from this replica's generator
+        if not module.training or module.p == 0:
+            return x
+        keep = torch.empty_like(x).bernoulli_(1 - module.p, generator=gen)
+        return x * keep / (1 - module.p)
+
+    return forward
+
+
+class ReplicaPair:
+    """Replica 0 is `model` itself; `forward_backward` leaves the whole batch's gradient in its .grad."""
+
+    def __init__(self, model: nn.Module, seed: int):
+        self.models = [model, copy.deepcopy(model)]
+        self.seed = seed
+        self.gens = [torch.Generator(), torch.Generator()]
+        for m, g in zip(self.models, self.gens, strict=True):
+            for mod in m.modules():
+                if isinstance(mod, nn.Dropout):
+                    mod.forward = _seeded_dropout(mod, g)
+        self.params = [[p for p in m.parameters() if p.requires_grad] for m in self.models]
+        self.stats = [[b for n, b in m.named_buffers() if n.endswith(("running_mean", "running_var"))]
+                      for m in self.models]  # fmt: skip
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="mnistlab-replica")
+
+    def forward_backward(self, x: torch.Tensor, loss_of, step: int, autocast) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, 1, 28, 28); loss_of(out, rows) -> the mean loss of those rows. Returns (B, 10) outputs and
+        the batch's mean loss, both detached; replica 0's .grad holds the batch's mean-loss gradient."""
+        n = x.shape[0]
+        halves = [slice(0, n - n // 2), slice(n - n // 2, n)]  # (B+1)//2 and B//2 rows
+
+        def run(i: int):
+            self.gens[i].manual_seed((self.seed * 1_000_003 + step) * 2 + i)  # no state to checkpoint
+            for p in self.params[i]:
+                p.grad = None
+            rows = halves[i]
+            with autocast():  # autocast state is per thread: each thread enters its own
+                out = self.models[i](x[rows])
+            loss = loss_of(out.float(), rows)
+            (loss * ((rows.stop - rows.start) / n)).backward()  # halves weighted by size: the batch mean
+            return out.detach(), loss.detach()
+
+        other = self.pool.submit(run, 1)
+        out0, loss0 = run(0)
+        out1, loss1 = other.result()  # re-raises the worker's exception here
+        torch._foreach_add_([p.grad for p in self.params[0]], [p.grad for p in self.params[1]])
+        k = halves[0].stop
+        return torch.cat([out0, out1]), (loss0 * k + loss1 * (n - k)) / n
+
+    @torch.no_grad()
+    def sync(self) -> None:
+        """After the optimizer step: replica 1 takes replica 0's weights; both get the mean running stats."""
+        torch._foreach_copy_(self.params[1], self.params[0])
+        torch._foreach_add_(self.stats[0], self.stats[1])
+        torch._foreach_mul_(self.stats[0], 0.5)
+        torch._foreach_copy_(self.stats[1], self.stats[0])
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)

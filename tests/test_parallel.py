@@ -1,0 +1,65 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from mnistlab import create_model, load_config
+from mnistlab.errors import MnistlabError
+from mnistlab.parallel import ReplicaPair
+from mnistlab.train import train
+
+
+def tiny(**kw):
+    base = {"model": "mnist-8k", "dataset": "custom", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1}
+    return load_config(None, base | kw)
+
+
+def test_two_replicas_give_the_batch_gradient_of_ghost_batchnorm():
+    # Without BatchNorm's batch coupling (eval mode) the two halves' gradients sum to the whole batch's exactly;
+    # in train mode each half is normalised by its own statistics ("ghost batch norm").
+    torch.manual_seed(0)
+    x, y = torch.randn(10, 1, 28, 28), torch.randint(0, 10, (10,))
+    whole = create_model("mnist-8k", dropout=0.0).eval()
+    pair = ReplicaPair(create_model("mnist-8k", dropout=0.0).eval(), seed=0)
+    pair.models[0].load_state_dict(whole.state_dict())
+    pair.sync()
+    F.cross_entropy(whole(x), y).backward()
+    out, loss = pair.forward_backward(x, lambda o, rows: F.cross_entropy(o, y[rows]), 0, torch.enable_grad)
+    assert torch.allclose(out, whole(x), atol=1e-5) and torch.allclose(loss, F.cross_entropy(whole(x), y))
+    for p, q in zip(whole.parameters(), pair.models[0].parameters(), strict=True):
+        assert torch.allclose(p.grad, q.grad, atol=1e-6)
+    pair.close()
+
+
+def test_replica_one_copies_weights_and_shares_running_stats():
+    pair = ReplicaPair(create_model("mnist-8k").train(), seed=0)
+    x = torch.randn(16, 1, 28, 28)
+    pair.forward_backward(x, lambda o, rows: o.sum(), 0, torch.enable_grad)
+    with torch.no_grad():
+        for p in pair.models[0].parameters():
+            p.add_(1.0)
+    pair.sync()
+    a, b = pair.models[0].state_dict(), pair.models[1].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    pair.close()
+
+
+def test_two_replicas_are_reproducible_and_differ_from_one(tiny_data, tmp_path):
+    w = lambda r: load_file(str(r.run_dir / "model.safetensors"))  # noqa: E731
+    torch.manual_seed(123)
+    a = train(tiny(replicas=2), out=tmp_path / "a", data_dir=tiny_data, quiet=True)
+    b = train(tiny(replicas=2), out=tmp_path / "b", data_dir=tiny_data, quiet=True)
+    assert all(torch.equal(v, w(b)[k]) for k, v in w(a).items())
+    one = train(tiny(), out=tmp_path / "one", data_dir=tiny_data, quiet=True)
+    assert any(not torch.equal(v, w(one)[k]) for k, v in w(a).items() if v.is_floating_point())
+    assert a.metrics[-1]["train_acc"] > 30  # it learns (10 classes: chance is 10%)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [({"replicas": 3}, "replicas must be 1 or 2"), ({"replicas": 2, "batch_size": 2}, "batch_size >= 4"),
+     ({"replicas": 2, "compile": True}, "does not combine with compile")],
+)  # fmt: skip
+def test_bad_replica_settings_are_refused(kw, message):
+    with pytest.raises(MnistlabError, match=message):
+        tiny(**kw)
