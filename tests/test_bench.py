@@ -23,6 +23,11 @@ def test_bench_fields_are_consistent(tiny_data):
     assert r.mnistlab_share_of_peak == pytest.approx(r.mnistlab_gflops / r.peak_gflops)
     assert (r.peak_gflops, r.peak_formula) == peak_gflops(1)
     assert r.peak_formula.startswith("1 cores x ")
+    assert r.mnistlab_replicas == 1  # one thread: no second replica
+    assert (
+        bench("mnist-5k", steps=2, data_dir=str(tiny_data), dataset="custom", threads=1, replicas=2).mnistlab_replicas
+        == 2
+    )
 
 
 def test_bench_cli_json_and_text(tiny_data):

@@ -6,6 +6,8 @@
     the test set with a batch-128 loader. Timed from arrays already in memory (its download is free).
 (b) mnistlab: `train()` with the model's preset recipe capped at the same number of steps, timed whole:
     reading and SHA-256-verifying the files, the steps, the test evaluation and writing the run folder.
+    With the trainer's speed levers: bf16 autocast where native and, on 2+ threads, two one-thread
+    replicas (`replicas = 2`, parallel.py); no teacher (the notebooks do not distil: same work per step).
 """
 
 import io
@@ -34,6 +36,7 @@ class BenchResult:
     batch_size: int
     threads: int
     mnistlab_bf16: bool  # bf16 autocast in mnistlab's training steps (trainer default where the CPU has it)
+    mnistlab_replicas: int  # 2: the batch's halves trained by two one-thread model copies (parallel.py)
     notebook_s_per_step: float
     mnistlab_s_per_step: float
     speedup: float  # notebook time / mnistlab time
@@ -115,7 +118,12 @@ def peak_gflops(threads: int) -> tuple[float, str]:
 
 
 def bench(
-    model_name: str = "ref1", steps: int = 200, data_dir: str | None = None, dataset: str = "mnist", threads: int = 0
+    model_name: str = "ref1",
+    steps: int = 200,
+    data_dir: str | None = None,
+    dataset: str = "mnist",
+    threads: int = 0,
+    replicas: int | None = None,
 ) -> BenchResult:
     threads = set_threads(threads)
     spec = data_mod.get_spec(dataset)
@@ -126,7 +134,10 @@ def bench(
     t_nb = notebook_run(create_model(model_name), train_split, test_split, steps, spec.mean, spec.std)
     # The preset's recipe with the trainer's defaults for speed: a reference preset pins amp = false to
     # train as its notebook did (fp32), but bf16 autocast where the CPU has it is one of the trainer's levers.
-    overrides = {"max_steps": steps, "threads": threads, "dataset": dataset, "batch_size": 128, "amp": True}
+    # Two replicas pay on 2+ cores (benchmarks/README.md); None picks them there.
+    replicas = (2 if threads >= 2 else 1) if replicas is None else replicas
+    overrides = {"max_steps": steps, "threads": threads, "dataset": dataset, "batch_size": 128, "amp": True,
+                 "replicas": replicas, "teacher": ""}  # fmt: skip
     cfg = load_config(model_entry(model_name).config, overrides)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -140,6 +151,7 @@ def bench(
         batch_size=128,
         threads=threads,
         mnistlab_bf16=native_bf16(resolve_device(cfg.device)),  # cfg.amp is on
+        mnistlab_replicas=replicas,
         notebook_s_per_step=t_nb / steps,
         mnistlab_s_per_step=t_ml / steps,
         speedup=t_nb / t_ml,

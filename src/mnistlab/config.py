@@ -78,7 +78,7 @@ class TrainConfig:
     max_steps: int = 0  # stop after this many optimizer steps (0: run all epochs)
     eval_batch_size: int = 500  # = evaluate.EVAL_BATCH (config stays free of torch); why 500: see there
     threads: int = 0  # torch.set_num_threads; 0 = one per core (2 threads give ~1.3x one here)
-    replicas: int = 1  # 2: two model copies train the batch's halves in two one-thread streams (parallel.py)
+    replicas: int = 1  # 2: two model copies train the batch's halves, one thread each (parallel.py); `threads` evaluate
     device: str = "auto"  # auto | cpu | cuda | mps
     channels_last: bool = True  # NHWC activations: measured 15-30% faster steps on CPU (3x faster max-pool)
     amp: bool = True  # bf16 autocast for training where native: CUDA, CPUs with AVX-512 BF16/AMX (system.native_bf16)

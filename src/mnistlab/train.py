@@ -247,10 +247,14 @@ def train(
             seen = min(steps * bs, n)
             train_loss, train_acc = loss_sum.item() / seen, 100 * correct.item() / seen
             row = {"epoch": epoch, "train_loss": round(train_loss, 6), "train_acc": round(train_acc, 4)}
+            if pair is not None:  # the replica thread idles during evaluation: `threads` serve the ops
+                set_threads(cfg.threads)
             if cfg.val_size:
                 v = evaluate(net, val_split, mean, std, cfg.eval_batch_size)
                 row |= {"val_loss": round(v.loss, 6), "val_acc": round(100 * v.accuracy, 4)}
             t = evaluate(net, test_split, mean, std, cfg.eval_batch_size)
+            if pair is not None:
+                torch.set_num_threads(1)
             seconds = time.perf_counter() - t0
             row |= {"test_loss": round(t.loss, 6), "test_acc": round(100 * t.accuracy, 4), "lr": lr,
                     "seconds": round(seconds, 3)}  # fmt: skip

@@ -8,6 +8,8 @@ def add(sub):
     p.add_argument("--model", default="ref1")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: one per core)")
+    p.add_argument("--replicas", type=int, choices=(1, 2), default=None,
+                   help="mnistlab side: model replicas, one thread each (default: 2 on 2+ threads)")  # fmt: skip
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--json", action="store_true")
@@ -19,7 +21,7 @@ def run(ns):
 
     if ns.steps < 1:
         raise MnistlabError("--steps must be >= 1")
-    r = bench(ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads)
+    r = bench(ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas)
     if ns.json:
         print(json.dumps(r.to_dict(), indent=2))
         return
@@ -28,5 +30,6 @@ def run(ns):
     print(
         f"  mnistlab trainer   {r.mnistlab_s_per_step * 1000:8.1f} ms/step  {r.mnistlab_gflops:6.2f} GFLOP/s "
         f"({100 * r.mnistlab_share_of_peak:.1f}% of peak){', bf16 autocast' if r.mnistlab_bf16 else ''}"
+        f"{', 2 replicas x 1 thread' if r.mnistlab_replicas == 2 else ''}"
     )
     print(f"  speed-up {r.speedup:.2f}x; peak {r.peak_gflops:.0f} GFLOP/s = {r.peak_formula}")
