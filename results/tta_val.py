@@ -11,9 +11,8 @@ from pathlib import Path
 
 import torch
 
-from mnistlab.data import load_split
+from mnistlab.data import carve_validation, load_split
 from mnistlab.rundir import load_model, read_json
-from mnistlab.train import carve_validation
 from mnistlab.tta import VIEWS, evaluate_tta
 
 HERE = Path(__file__).parent

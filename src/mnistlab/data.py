@@ -198,3 +198,12 @@ def fetch(dataset: str = "mnist", folder: str | Path | None = None) -> Path:
     if missing:
         raise DataError(f"{folder}: could not fetch {', '.join(missing)} from any source", exit_code=2)
     return folder
+
+
+def carve_validation(split: Split, n: int, seed: int = 12345):
+    """A fixed random subset of the training set held out for tuning: (train, val)."""
+    if n == 0:
+        return split, Split(split.images[:0], split.labels[:0])
+    perm = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
+    val, rest = perm[:n], perm[n:]
+    return Split(split.images[rest], split.labels[rest]), Split(split.images[val], split.labels[val])

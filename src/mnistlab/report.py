@@ -53,7 +53,7 @@ def predict(model, split: data_mod.Split, mean: float, std: float) -> Prediction
 
 def first_batch(cfg, train_split: data_mod.Split) -> tuple[torch.Tensor, torch.Tensor]:
     """Epoch 1's first batch exactly as the trainer drew it: (B, 28, 28) in [0, 1] after augmentation, (B,)."""
-    from .train import carve_validation
+    from .data import carve_validation
 
     gen = torch.Generator().manual_seed(cfg.seed)  # the trainer's generator, same draws in the same order
     split, _ = carve_validation(train_split, cfg.val_size)

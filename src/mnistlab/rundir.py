@@ -151,3 +151,16 @@ def load_model(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
         first = str(e).strip().splitlines()[-1].strip()
         raise MnistlabError(f"{weights}: weights do not fit model {meta['name']}: {first}") from None
     return model.to(device).eval()
+
+
+class RunLog:
+    """Prints a line and appends it to log.txt."""
+
+    def __init__(self, path: Path, quiet: bool = False):
+        self.path, self.quiet = path, quiet
+
+    def __call__(self, line: str = "") -> None:
+        if not self.quiet:
+            print(line, flush=True)
+        with open(self.path, "a") as f:
+            f.write(line + "\n")

@@ -28,7 +28,7 @@ from .evaluate import evaluate
 from .models import count_params, create_model, resolved_kwargs
 from .optim import EMA, make_optimizer, make_scheduler
 from .parallel import ReplicaPair
-from .rundir import git_commit, new_run_dir, read_json, save_weights, write_json, write_metrics
+from .rundir import RunLog, git_commit, new_run_dir, read_json, save_weights, write_json, write_metrics
 from .system import library_versions, native_bf16, resolve_device, set_threads
 
 SYNC_EVERY = 50  # steps between host reads of the non-finite-loss flag
@@ -59,15 +59,6 @@ class _StopFlag:
     def __exit__(self, *exc):
         for s, h in self._old.items():
             signal.signal(s, h)
-
-
-def carve_validation(split: data_mod.Split, n: int, seed: int = 12345):
-    """A fixed random subset of the training set held out for tuning: (train, val)."""
-    if n == 0:
-        return split, data_mod.Split(split.images[:0], split.labels[:0])
-    perm = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
-    val, rest = perm[:n], perm[n:]
-    return data_mod.Split(split.images[rest], split.labels[rest]), data_mod.Split(split.images[val], split.labels[val])
 
 
 @dataclass
@@ -113,7 +104,7 @@ def train(
 
     torch.manual_seed(cfg.seed)  # model init and dropout
     gen = torch.Generator().manual_seed(cfg.seed)  # batch order and augmentation, drawn on the CPU
-    train_split, val_split = carve_validation(train_split, cfg.val_size)
+    train_split, val_split = data_mod.carve_validation(train_split, cfg.val_size)
     train_split, val_split, test_split = train_split.to(device), val_split.to(device), test_split.to(device)
     model = create_model(cfg.model, **cfg.model_kwargs).to(device)
     if cfg.channels_last:
@@ -299,19 +290,6 @@ def _check_finite(bad_step: int, run_dir: Path, epoch: int, metrics: list):
             "lower the lr",
             exit_code=3,
         )
-
-
-class RunLog:
-    """Prints a line and appends it to log.txt."""
-
-    def __init__(self, path: Path, quiet: bool = False):
-        self.path, self.quiet = path, quiet
-
-    def __call__(self, line: str = "") -> None:
-        if not self.quiet:
-            print(line, flush=True)
-        with open(self.path, "a") as f:
-            f.write(line + "\n")
 
 
 def _bar(total: int, epoch: int, start: int):

@@ -2,9 +2,9 @@ import json
 from pathlib import Path
 
 from .. import data
+from ..data import carve_validation
 from ..errors import MnistlabError
 from ..rundir import load_model, read_json
-from ..train import carve_validation
 from ..tta import VIEWS, evaluate_tta
 from .common import add_data_flags
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 
 from mnistlab import data as D
+from mnistlab.data import carve_validation
 from mnistlab.evaluate import evaluate, normalize
 from mnistlab.rundir import load_model, read_json
-from mnistlab.train import carve_validation
 
 torch.set_num_threads(1)
 splits = {}
