@@ -24,7 +24,9 @@ def test_two_replicas_give_the_batch_gradient_of_ghost_batchnorm():
     pair.models[0].load_state_dict(whole.state_dict())
     pair.sync()
     F.cross_entropy(whole(x), y).backward()
-    out, loss = pair.forward_backward(x, lambda o, rows: F.cross_entropy(o, y[rows]), 0, torch.enable_grad)
+    out, loss = pair.forward_backward(
+        x.__getitem__, 10, lambda o, rows: F.cross_entropy(o, y[rows]), 0, torch.enable_grad
+    )
     assert torch.allclose(out, whole(x), atol=1e-5) and torch.allclose(loss, F.cross_entropy(whole(x), y))
     for p, q in zip(whole.parameters(), pair.models[0].parameters(), strict=True):
         assert torch.allclose(p.grad, q.grad, atol=1e-6)
@@ -34,7 +36,7 @@ def test_two_replicas_give_the_batch_gradient_of_ghost_batchnorm():
 def test_replica_one_copies_weights_and_shares_running_stats():
     pair = ReplicaPair(create_model("mnist-8k").train(), seed=0)
     x = torch.randn(16, 1, 28, 28)
-    pair.forward_backward(x, lambda o, rows: o.sum(), 0, torch.enable_grad)
+    pair.forward_backward(x.__getitem__, 16, lambda o, rows: o.sum(), 0, torch.enable_grad)
     with torch.no_grad():
         for p in pair.models[0].parameters():
             p.add_(1.0)

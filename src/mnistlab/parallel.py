@@ -47,19 +47,20 @@ class ReplicaPair:
                       for m in self.models]  # fmt: skip
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="mnistlab-replica")
 
-    def forward_backward(self, x: torch.Tensor, loss_of, step: int, autocast) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (B, 1, 28, 28); loss_of(out, rows) -> the mean loss of those rows. Returns (B, 10) outputs and
-        the batch's mean loss, both detached; replica 0's .grad holds the batch's mean-loss gradient."""
-        n = x.shape[0]
-        halves = [slice(0, n - n // 2), slice(n - n // 2, n)]  # (B+1)//2 and B//2 rows
+    def forward_backward(self, prepare, n: int, loss_of, step: int, autocast) -> tuple[torch.Tensor, torch.Tensor]:
+        """prepare(rows) -> (b, 1, 28, 28) inputs of a batch of n; loss_of(out, rows) -> their mean loss.
+        Returns (n, 10) outputs and the batch's mean loss, both detached; replica 0's .grad then holds the
+        batch's mean-loss gradient. Each thread prepares (augments) its own half."""
+        halves = [slice(0, n - n // 2), slice(n - n // 2, n)]  # (n+1)//2 and n//2 rows
 
         def run(i: int):
             self.gens[i].manual_seed((self.seed * 1_000_003 + step) * 2 + i)  # no state to checkpoint
             for p in self.params[i]:
                 p.grad = None
             rows = halves[i]
+            x = prepare(rows)
             with autocast():  # autocast state is per thread: each thread enters its own
-                out = self.models[i](x[rows])
+                out = self.models[i](x)
             loss = loss_of(out.float(), rows)
             (loss * ((rows.stop - rows.start) / n)).backward()  # halves weighted by size: the batch mean
             return out.detach(), loss.detach()

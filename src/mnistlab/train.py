@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from . import checkpoint as ckpt
 from . import data as data_mod
-from .augment import augment_batch
+from .augment import plan_batch
 from .config import RUN_ONLY_KEYS, TrainConfig, from_dict
 from .distill import distill_loss, load_teacher
 from .errors import MnistlabError
@@ -186,17 +186,20 @@ def train(
                     save(epoch, extra)
                     _interrupted(stop.signum, run_dir, epoch, step)
                 idx = perm[i * bs : (i + 1) * bs]
-                x = train_split.images[idx].unsqueeze(1).float().div_(255)  # (B, 1, 28, 28) in [0, 1]
                 y = train_split.labels[idx]
-                if epoch <= epochs - cfg.clean_epochs:
-                    x = augment_batch(x, cfg.augment, gen)
-                x = (x - mean) / std
-                if cfg.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
+                augmenting = epoch <= epochs - cfg.clean_epochs
+                plan = (
+                    plan_batch(len(idx), *train_split.images.shape[1:], cfg.augment, gen, device)
+                    if augmenting
+                    else None
+                )
+                prepare = _inputs(train_split.images[idx], plan, mean, std, cfg.channels_last)
+                x = prepare() if pair is None or teacher is not None else None  # (B, 1, 28, 28) normalised
                 soft = None
                 if teacher is not None:
                     with torch.no_grad():  # not inference_mode: the teacher's logits are saved for backward
                         soft = teacher(x).float()  # (B, 10), the same augmented batch
+                    prepare = x.__getitem__  # the halves of the batch the teacher saw
 
                 def loss_of(out, rows, y=y, soft=soft):  # mean loss of batch rows `rows`; out (b, 10) fp32
                     if soft is None:
@@ -210,8 +213,8 @@ def train(
                     loss = loss_of(out.float(), slice(None))
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
-                else:  # the two halves in two threads; replica 0's .grad gets the whole batch's gradient
-                    out, loss = pair.forward_backward(x, loss_of, step, amp_ctx)
+                else:  # each half prepared, run forward and backward in its own thread
+                    out, loss = pair.forward_backward(prepare, len(y), loss_of, step, amp_ctx)
                 opt.step()
                 if pair is not None:
                     pair.sync()
@@ -271,6 +274,20 @@ def train(
         for line in verdict_lines(check(str(run_dir), cfg.budget)):
             log(line)
     return TrainResult(run_dir, metrics, net.eval())
+
+
+def _inputs(images: torch.Tensor, plan, mean: float, std: float, channels_last: bool):
+    """prepare(rows) -> (b, 1, H, W): the batch's rows scaled to [0, 1], augmented by `plan` (drawn for the
+    whole batch) and standardised. Rows of the batch give exactly the rows of the whole (augment.AugPlan)."""
+
+    def prepare(rows: slice = slice(None)) -> torch.Tensor:
+        x = images[rows].unsqueeze(1).float().div_(255)  # (b, 1, H, W) in [0, 1]
+        if plan is not None:
+            x = plan.apply(x, rows)
+        x = (x - mean) / std
+        return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+    return prepare
 
 
 def _interrupted(signum: int, run_dir: Path, epoch: int, step: int):
