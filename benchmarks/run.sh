@@ -1,20 +1,24 @@
 #!/bin/bash
-# Rebuilds every file in benchmarks/ on this machine: bash benchmarks/run.sh  (about 10 minutes; run it on a
+# Rebuilds every file in benchmarks/ on this machine: bash benchmarks/run.sh  (about 15 minutes; run it on a
 # quiet machine — speeds are compared as ratios within this one run, never against remembered figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
 B=benchmarks
 mkdir -p $B/runs
+# mnistlab's side with its default levers on 2 threads (bf16 where native, 2 replicas), then with 1 replica.
 mnistlab bench --model ref1 --steps 200 --json > $B/ref1.json
 mnistlab bench --model mnist-8k --steps 200 --json > $B/mnist-8k.json
+mnistlab bench --model ref1 --steps 200 --replicas 1 --json > $B/ref1-replicas1.json
+mnistlab bench --model mnist-8k --steps 200 --replicas 1 --json > $B/mnist-8k-replicas1.json
 # A full 15-epoch mnist-8k run with a test evaluation after every epoch, timed as a whole process:
-# the preset (fp32, as the results/ runs) and the trainer's fastest setting (bf16 autocast where native).
-for v in fp32 bf16; do
-  amp=$([ $v = bf16 ] && echo true || echo false)
+# the preset (fp32, as the results/ runs), bf16 autocast, and each with two replicas (parallel.py).
+for v in fp32 bf16 fp32-replicas2 bf16-replicas2; do
+  amp=$([[ $v == bf16* ]] && echo true || echo false)
+  rep=$([[ $v == *replicas2 ]] && echo 2 || echo 1)
   rm -rf $B/runs/mnist-8k-$v
   /usr/bin/time -f "%e s wall, %U s user, %S s sys" -o $B/runs/mnist-8k-$v.time \
-    mnistlab train --config mnist-8k --set amp=$amp --out $B/runs/mnist-8k-$v --quiet --no-report
+    mnistlab train --config mnist-8k --set amp=$amp --set replicas=$rep --out $B/runs/mnist-8k-$v --quiet --no-report
   rm -f $B/runs/mnist-8k-$v/checkpoint.safetensors
 done
 python $B/ab/bf16.py 2 mnist-8k ref1 ref3 | tee $B/ab/bf16.txt
