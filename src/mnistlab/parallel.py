@@ -25,8 +25,8 @@ def _seeded_dropout(module: nn.Dropout, gen: torch.Generator):
     def forward(x):  # the same as F.dropout, but from this replica's generator
         if not module.training or module.p == 0:
             return x
-        keep = torch.empty_like(x).bernoulli_(1 - module.p, generator=gen)
-        return x * keep / (1 - module.p)
+        keep = torch.empty_like(x).bernoulli_(1 - module.p, generator=gen)  # as ATen's dropout: 2 passes
+        return x * keep.div_(1 - module.p)
 
     return forward
 
