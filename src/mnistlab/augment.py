@@ -40,11 +40,6 @@ def affine_theta(b: int, cfg: AugmentConfig, gen: torch.Generator, device) -> to
     return theta
 
 
-def random_affine(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, H, W): per-sample rotation, translation, scale and shear, bilinear."""
-    return warp(x, affine_theta(x.shape[0], cfg, gen, x.device))
-
-
 def warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) resampled through (B, 2, 3) output->input affine maps in [-1, 1] coordinates: bilinear,
     zeros outside (the black background). Shared by training augmentation and test-time views (tta.py)."""
@@ -70,18 +65,6 @@ def erase_boxes(b: int, h: int, w: int, cfg: AugmentConfig, gen: torch.Generator
         & (cols < (left + ew).view(b, 1, 1))
         & on.view(b, 1, 1)
     )  # (B, H, W)
-
-
-def random_erase(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """Zero one random rectangle per sample with probability erase_p, via a mask (no Python loop)."""
-    box = erase_boxes(x.shape[0], x.shape[2], x.shape[3], cfg, gen)
-    return x.masked_fill(box.unsqueeze(1).to(x.device), 0.0)
-
-
-def random_flip(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
-    """Mirror each sample left-right with probability p."""
-    on = (torch.rand(x.shape[0], generator=gen) < p).to(x.device).view(-1, 1, 1, 1)
-    return torch.where(on, x.flip(-1), x)
 
 
 @dataclass

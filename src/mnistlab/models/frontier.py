@@ -59,12 +59,12 @@ class CompactNet(nn.Module):
         c = trans
         if shared and (sep or len(set(body[1:])) != 1 or body[1] != body[0]):
             raise ValueError("shared=True needs a dense body of at least two equal widths, e.g. body=(22, 22, 22)")
-        tied = None
         for i, w in enumerate(body):
             block = _block(c, w, 3, dropout if i < len(body) - 1 else 0.0, pad=int(i < padded), sep=sep)
-            if shared and i >= 1:
-                tied = tied or block[0]  # the first w x w conv is registered; the later ones apply it again
-                block[0] = _Tied(tied) if block[0] is not tied else block[0]
+            if shared and i == 1:
+                tied = block[0]  # the first w x w conv is registered; the later ones apply it again
+            elif shared and i > 1:
+                block[0] = _Tied(tied)
             layers += block
             c = w
         self.features = nn.Sequential(*layers)
