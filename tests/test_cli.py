@@ -13,25 +13,15 @@ def run_cli(*args, env=None):
     return r.returncode, r.stdout, r.stderr
 
 
+def tiny_train(data, out, *extra):
+    """`mnistlab train` of ref3 on the tiny synthetic set, one thread, into `out`."""
+    run = ["train", "--model", "ref3", "--dataset", "custom", "--data-dir", data]
+    return [*run, "--threads", "1", "--out", out, *extra]
+
+
 def test_train_then_eval_end_to_end(tiny_data, tmp_path):
     out = tmp_path / "run"
-    code, stdout, stderr = run_cli(
-        "train",
-        "--model",
-        "ref3",
-        "--dataset",
-        "custom",
-        "--data-dir",
-        tiny_data,
-        "--epochs",
-        "2",
-        "--batch-size",
-        "64",
-        "--threads",
-        "1",
-        "--out",
-        out,
-    )
+    code, stdout, stderr = run_cli(*tiny_train(tiny_data, out, "--epochs", "2", "--batch-size", "64"))
     assert code == 0, stderr
     assert "Epoch 2: train loss" in stdout and f"Run saved in {out}" in stdout
     code, stdout, stderr = run_cli("eval", out, "--data-dir", tiny_data, "--json")
@@ -95,22 +85,7 @@ def test_corrupt_data_file_exit_2(tiny_data, tmp_path):
 
 def test_existing_run_is_not_overwritten(tiny_data, tmp_path):
     out = tmp_path / "run"
-    args = [
-        "train",
-        "--model",
-        "ref3",
-        "--dataset",
-        "custom",
-        "--data-dir",
-        tiny_data,
-        "--max-steps",
-        "2",
-        "--threads",
-        "1",
-        "--out",
-        out,
-        "--no-report",
-    ]
+    args = tiny_train(tiny_data, out, "--max-steps", "2", "--no-report")
     assert run_cli(*args)[0] == 0
     before = (out / "model.safetensors").read_bytes()
     code, _, stderr = run_cli(*args)
