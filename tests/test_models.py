@@ -15,7 +15,7 @@ EXPECTED_PARAMS = {
     "ref3": 7_776,
     "ref4": 17_466,
     "mnist-5k": 4_498,
-    "mnist-8k": 7_432,
+    "mnist-8k": 7_688,  # 1,560 stem + 1x1; separable 576 + 1,048 + 1,648 + 2,376; head 480
     "mnist-20k": 18_560,
     "fashion-20k": 18_560,
     "sweepnet": 6_696,  # default kwargs: 8x2 | pool | 16x3 + GAP; sweeps sample the rest
