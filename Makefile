@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages some features need; installed when missing (needs root), else a warning.
 DEBS := npm dataset-fashion-mnist chromium chromium-driver postgresql
-CONFIG ?= ref3
+CONFIG ?= mnist-8k
 
 .PHONY: venv sysdeps data train test lint format clean
 

@@ -41,7 +41,7 @@ def test_page_and_model_facts(client):
     page = client.get("/")
     assert page.status_code == 200 and '<canvas id="pad"' in page.text and 'id="clear"' in page.text
     facts = client.get("/api/model").json()
-    shipped = json.loads((default_run_dir() / "model.json").read_text())  # ref3 today; mnist-8k later
+    shipped = json.loads((default_run_dir() / "model.json").read_text())  # mnist-8k (seed 0 of results/mnist-8k)
     assert {k: facts[k] for k in shipped} == shipped and facts["run"] == "default"
     assert facts["test_acc"] > 99  # the shipped run's last epoch (observed 99.43)
 
