@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
-B=benchmarks
-mkdir -p $B/runs
+# OUT=benchmarks/<folder> writes there instead (another machine's set); FULL= picks the full-run settings,
+# AB=0 skips the two A/B scripts.
+B=${OUT:-benchmarks}
+FULL=${FULL:-fp32 bf16 fp32-replicas2 bf16-replicas2}
+mkdir -p $B/runs $B/ab
 # mnistlab's side with its default levers on 2 threads (bf16 where native, 2 replicas), then with 1 replica.
 mnistlab bench --model ref1 --steps 200 --json > $B/ref1.json
 mnistlab bench --model mnist-8k --steps 200 --json > $B/mnist-8k.json
@@ -13,7 +16,7 @@ mnistlab bench --model ref1 --steps 200 --replicas 1 --json > $B/ref1-replicas1.
 mnistlab bench --model mnist-8k --steps 200 --replicas 1 --json > $B/mnist-8k-replicas1.json
 # A full 15-epoch mnist-8k run with a test evaluation after every epoch, timed as a whole process:
 # the preset (fp32, as the results/ runs), bf16 autocast, and each with two replicas (parallel.py).
-for v in fp32 bf16 fp32-replicas2 bf16-replicas2; do
+for v in $FULL; do
   amp=$([[ $v == bf16* ]] && echo true || echo false)
   rep=$([[ $v == *replicas2 ]] && echo 2 || echo 1)
   rm -rf $B/runs/mnist-8k-$v
@@ -21,5 +24,7 @@ for v in fp32 bf16 fp32-replicas2 bf16-replicas2; do
     mnistlab train --config mnist-8k --set amp=$amp --set replicas=$rep --out $B/runs/mnist-8k-$v --quiet --no-report
   rm -f $B/runs/mnist-8k-$v/checkpoint.safetensors
 done
-python $B/ab/bf16.py 2 mnist-8k ref1 ref3 | tee $B/ab/bf16.txt
-python $B/ab/eval_batch.py 2 mnist-8k | tee $B/ab/eval_batch.txt
+lscpu > $B/lscpu.txt
+[[ ${AB:-1} == 0 ]] && exit 0
+python benchmarks/ab/bf16.py 2 mnist-8k ref1 ref3 | tee $B/ab/bf16.txt
+python benchmarks/ab/eval_batch.py 2 mnist-8k | tee $B/ab/eval_batch.txt
