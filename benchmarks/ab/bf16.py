@@ -1,8 +1,11 @@
 """A/B: one training step (batch 128, channels_last, SGD) in fp32 vs under CPU bf16 autocast, interleaved.
 
 python benchmarks/ab/bf16.py THREADS MODEL [MODEL ...]   (prints ms/step per model and the ratio)
+A MODEL may carry constructor kwargs as JSON after a colon, e.g. the dense body mnist-8k had before session 5:
+    python benchmarks/ab/bf16.py 1 mnist-8k 'mnist-8k:{"trans": 8, "body": [16, 16, 16], "sep": false}'
 """
 
+import json
 import sys
 import time
 
@@ -16,9 +19,10 @@ x = torch.randn(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)  #
 y = torch.randint(0, 10, (128,))
 
 
-def make(name):
+def make(spec):
+    name, _, kwargs = spec.partition(":")
     torch.manual_seed(0)
-    m = create_model(name).to(memory_format=torch.channels_last)
+    m = create_model(name, **json.loads(kwargs or "{}")).to(memory_format=torch.channels_last)
     return m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
 
 
