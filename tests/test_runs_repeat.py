@@ -98,3 +98,34 @@ def test_repeat_resume_reads_back_finished_seeds_and_trains_missing_ones(tiny_da
     assert main(lr_args) == 2
     assert "seed0: was trained with another lr" in capsys.readouterr().err
     assert main([*args, "--resume", "--overwrite"]) == 2
+
+
+def test_resume_rebuilds_the_run_s_network_after_a_registered_default_changes(tiny_data, tmp_path, monkeypatch):
+    """config.json keeps only the kwargs given; a resumed or counted run rebuilds model.json's resolved ones."""
+    from mnistlab.models import count_params, create_model, registry
+    from mnistlab.repeat import _same_recipe
+    from mnistlab.train import resume_config
+
+    run = tmp_path / "seed0"
+    args = ["train", "--model", "mnist-5k", "--dataset", "custom", "--data-dir", str(tiny_data), "--threads", "1"]
+    assert main([*args, "--epochs", "1", "--max-steps", "3", "--no-report", "--out", str(run)]) == 0
+    meta = json.loads((run / "model.json").read_text())
+    assert json.loads((run / "config.json").read_text())["model_kwargs"] == {}
+    cfg = resume_config(run)
+    _same_recipe(cfg, run)  # its own config, spelt out in full: the same recipe
+    cfg.model_kwargs = {}
+    _same_recipe(cfg, run)  # the registered defaults it was built with: the same recipe
+    old = registry._REGISTRY["mnist-5k"]
+    monkeypatch.setitem(
+        registry._REGISTRY,
+        "mnist-5k",
+        registry.ModelEntry(
+            old.name, lambda **kw: old.builder(**({"trans": 8} | kw)), old.description, old.config
+        ),  # fmt: skip
+    )
+    assert count_params(create_model("mnist-5k")) != meta["params"]  # the default did change
+    rebuilt = create_model("mnist-5k", **resume_config(run).model_kwargs)
+    assert count_params(rebuilt) == meta["params"]
+    rebuilt.load_state_dict(load_file(str(run / "model.safetensors")))
+    with pytest.raises(MnistlabError, match="another model_kwargs"):
+        _same_recipe(cfg, run)  # {} now builds another network: not this run's recipe

@@ -14,6 +14,7 @@ from pathlib import Path
 from .checkpoint import NAME as CHECKPOINT
 from .config import TrainConfig
 from .errors import MnistlabError
+from .models import create_model, resolved_kwargs
 from .rundir import write_json
 
 
@@ -36,8 +37,11 @@ def _same_recipe(cfg: TrainConfig, run: Path) -> None:
     """Refuse to count a run in --out that was trained with another config (other than NOT_RECIPE)."""
     from .train import resume_config
 
-    saved = resume_config(run).to_dict()
+    saved = resume_config(run).to_dict()  # model_kwargs: model.json's resolved constructor kwargs
     wanted = cfg.to_dict()
+    # Compare networks, not spellings: {} and the registered defaults written out are the same model, and
+    # {} is another model once a registered default has changed.
+    wanted["model_kwargs"] = resolved_kwargs(create_model(cfg.model, **cfg.model_kwargs), cfg.model_kwargs)
     diff = sorted(k for k in wanted.keys() | saved.keys() if k not in NOT_RECIPE and saved.get(k) != wanted.get(k))
     if diff:
         raise MnistlabError(

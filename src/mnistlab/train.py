@@ -69,9 +69,16 @@ class TrainResult:
 
 
 def resume_config(run_dir: str | Path) -> TrainConfig:
-    """The config a run was started with (config.json), for `--resume`."""
-    data = read_json(Path(run_dir) / "config.json")
+    """The config a run was started with (config.json), for `--resume`; its model_kwargs are model.json's
+    resolved constructor kwargs, so a registered default changed since the run started cannot change the
+    network a resumed run rebuilds (config.json holds only the kwargs given on the command line)."""
+    run_dir = Path(run_dir)
+    data = read_json(run_dir / "config.json")
     data = {k: v for k, v in data.items() if k not in RUN_ONLY_KEYS}
+    if (run_dir / "model.json").is_file():
+        kwargs = read_json(run_dir / "model.json").get("kwargs")
+        if isinstance(kwargs, dict):
+            data["model_kwargs"] = kwargs
     return from_dict(TrainConfig, data).validate()
 
 
