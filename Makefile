@@ -33,6 +33,8 @@ sysdeps:
 
 data: venv sysdeps
 	$(BIN)/mnistlab data fetch --dataset mnist
+	@$(BIN)/mnistlab data fetch --dataset fashion-mnist \
+	  || echo "warning: Fashion-MNIST not fetched; the fashion-20k class and its tests need it"
 
 train: data
 	$(BIN)/mnistlab train --config $(CONFIG)
