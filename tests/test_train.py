@@ -136,7 +136,8 @@ def test_a_run_still_loads_after_its_model_changes_a_default(tiny_data, tmp_path
     from mnistlab.models import registry
     from mnistlab.models.frontier import CompactNet
 
-    result = train(tiny_config(model="mnist-5k", epochs=1), out=tmp_path / "r", data_dir=tiny_data, quiet=True)
+    cfg = tiny_config(model="mnist-5k", epochs=1, clean_epochs=0, model_kwargs={})  # the registered defaults
+    result = train(cfg, out=tmp_path / "r", data_dir=tiny_data, quiet=True)
     assert json.loads((result.run_dir / "model.json").read_text())["kwargs"]["dropout"] == 0.05
     entry = registry.model_entry("mnist-5k")
     changed = lambda **kw: CompactNet(**({"stem": (6, 12), "body": (12, 12, 12), "dropout": 0.0} | kw))  # noqa: E731
