@@ -13,7 +13,15 @@ from mnistlab.train import train
 
 
 def tiny(**kw):
-    base = {"model": "mnist-5k", "dataset": "custom", "epochs": 1, "batch_size": 64, "lr": 0.05, "threads": 1}
+    base = {
+        "model": "mnist-5k",
+        "dataset": "custom",
+        "epochs": 1,
+        "batch_size": 64,
+        "lr": 0.05,
+        "threads": 1,
+        "clean_epochs": 0,
+    }
     return load_config(None, base | kw)
 
 

@@ -108,13 +108,17 @@ def test_resume_rebuilds_the_run_s_network_after_a_registered_default_changes(ti
 
     run = tmp_path / "seed0"
     args = ["train", "--model", "mnist-5k", "--dataset", "custom", "--data-dir", str(tiny_data), "--threads", "1"]
-    assert main([*args, "--epochs", "1", "--max-steps", "3", "--no-report", "--out", str(run)]) == 0
+    assert (
+        main([*args, "--epochs", "1", "--set", "clean_epochs=0", "--max-steps", "3", "--no-report", "--out", str(run)])
+        == 0
+    )
     meta = json.loads((run / "model.json").read_text())
-    assert json.loads((run / "config.json").read_text())["model_kwargs"] == {}
+    given = json.loads((run / "config.json").read_text())["model_kwargs"]
+    assert "trans" not in given  # config.json keeps only the kwargs given (here the preset's)
     cfg = resume_config(run)
     _same_recipe(cfg, run)  # its own config, spelt out in full: the same recipe
-    cfg.model_kwargs = {}
-    _same_recipe(cfg, run)  # the registered defaults it was built with: the same recipe
+    cfg.model_kwargs = given
+    _same_recipe(cfg, run)  # as given, over the registered defaults it was built with: the same recipe
     old = registry._REGISTRY["mnist-5k"]
     monkeypatch.setitem(
         registry._REGISTRY,
@@ -128,4 +132,4 @@ def test_resume_rebuilds_the_run_s_network_after_a_registered_default_changes(ti
     assert count_params(rebuilt) == meta["params"]
     rebuilt.load_state_dict(load_file(str(run / "model.safetensors")))
     with pytest.raises(MnistlabError, match="another model_kwargs"):
-        _same_recipe(cfg, run)  # {} now builds another network: not this run's recipe
+        _same_recipe(cfg, run)  # the same kwargs now build another network: not this run's recipe
