@@ -1,4 +1,5 @@
-"""Cost of a dropout mask on one of mnist-8k's body maps: python benchmarks/ab/dropout_mask.py > benchmarks/ab/dropout_mask.txt
+"""Cost of a dropout mask on one of mnist-8k's body maps:
+python benchmarks/ab/dropout_mask.py > benchmarks/ab/dropout_mask.txt
 
 nn.Dropout draws one random number per element (`bernoulli_`); int64 random bits read as four int16 values
 and compared with a threshold give a mask of the same shape with p quantised to 1/65536 from a quarter of
