@@ -108,10 +108,8 @@ def test_resume_rebuilds_the_run_s_network_after_a_registered_default_changes(ti
 
     run = tmp_path / "seed0"
     args = ["train", "--model", "mnist-5k", "--dataset", "custom", "--data-dir", str(tiny_data), "--threads", "1"]
-    assert (
-        main([*args, "--epochs", "1", "--set", "clean_epochs=0", "--max-steps", "3", "--no-report", "--out", str(run)])
-        == 0
-    )
+    args += ["--epochs", "1", "--set", "clean_epochs=0", "--max-steps", "3", "--no-report", "--out", str(run)]
+    assert main(args) == 0
     meta = json.loads((run / "model.json").read_text())
     given = json.loads((run / "config.json").read_text())["model_kwargs"]
     assert "trans" not in given  # config.json keeps only the kwargs given (here the preset's)
@@ -120,13 +118,8 @@ def test_resume_rebuilds_the_run_s_network_after_a_registered_default_changes(ti
     cfg.model_kwargs = given
     _same_recipe(cfg, run)  # as given, over the registered defaults it was built with: the same recipe
     old = registry._REGISTRY["mnist-5k"]
-    monkeypatch.setitem(
-        registry._REGISTRY,
-        "mnist-5k",
-        registry.ModelEntry(
-            old.name, lambda **kw: old.builder(**({"trans": 8} | kw)), old.description, old.config
-        ),  # fmt: skip
-    )
+    changed = registry.ModelEntry(old.name, lambda **kw: old.builder(**({"trans": 8} | kw)), "", old.config)
+    monkeypatch.setitem(registry._REGISTRY, "mnist-5k", changed)
     assert count_params(create_model("mnist-5k")) != meta["params"]  # the default did change
     rebuilt = create_model("mnist-5k", **resume_config(run).model_kwargs)
     assert count_params(rebuilt) == meta["params"]
