@@ -124,6 +124,10 @@ def test_clean_epochs_train_the_last_epochs_without_augmentation(tiny_data, tmp_
     plain = train(tiny_config(), out=tmp_path / "plain", data_dir=tiny_data, quiet=True)
     all_clean = train(tiny_config(augment=aug, clean_epochs=2), out=tmp_path / "c2", data_dir=tiny_data, quiet=True)
     assert all(torch.equal(v, weights(all_clean)[k]) for k, v in weights(plain).items())
+    # More clean epochs than epochs (a preset's 2 under --epochs 1) means every epoch clean, and says so.
+    over = train(tiny_config(augment=aug, clean_epochs=5), out=tmp_path / "c5", data_dir=tiny_data, quiet=True)
+    assert all(torch.equal(v, weights(over)[k]) for k, v in weights(plain).items())
+    assert "clean_epochs 5 (every epoch)" in (over.run_dir / "log.txt").read_text()
     none = train(tiny_config(augment=aug), out=tmp_path / "c0", data_dir=tiny_data, quiet=True)
     last = train(tiny_config(augment=aug, clean_epochs=1), out=tmp_path / "c1", data_dir=tiny_data, quiet=True)
     assert none.metrics[0]["train_loss"] == last.metrics[0]["train_loss"]

@@ -68,7 +68,9 @@ class TrainConfig:
     final_div_factor: float = 1e4  # OneCycle: final lr = initial lr / final_div_factor
     label_smoothing: float = 0.0
     ema: float = 0.0  # decay per step of an EMA of the weights, which is then evaluated and saved; 0 = off
-    clean_epochs: int = 0  # the last N epochs train on un-augmented images (the distribution the model is tested on)
+    # The last N epochs train on un-augmented images (the distribution the model is tested on); N >= epochs
+    # makes every epoch clean, so a preset's clean_epochs = 2 still runs when a user shortens it to --epochs 1.
+    clean_epochs: int = 0
     teacher: str = ""  # a run folder to distil from (distill.py), "{seed}" -> this run's seed; "" = none
     distill_alpha: float = 0.5  # weight of the teacher's soft targets; 1 - alpha stays on the labels
     distill_temperature: float = 4.0  # softmax temperature of both teacher and student in the soft term
@@ -100,7 +102,7 @@ class TrainConfig:
             (0 <= self.ema < 1, "ema must be in [0, 1) (0: off; e.g. 0.999)"),
             (0 <= self.distill_alpha <= 1, "distill_alpha must be in [0, 1]"),
             (self.distill_temperature > 0, "distill_temperature must be > 0"),
-            (0 <= self.clean_epochs <= self.epochs, "clean_epochs must be in [0, epochs]"),
+            (self.clean_epochs >= 0, "clean_epochs must be >= 0"),
             (self.optimizer in ("sgd", "adam", "adamw"), "optimizer must be sgd, adam or adamw"),
             (
                 self.scheduler in ("none", "step", "onecycle", "cosine"),

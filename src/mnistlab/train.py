@@ -155,7 +155,7 @@ def train(
         kd = f"teacher {cfg.teacher} (alpha {cfg.distill_alpha}, T {cfg.distill_temperature}), " if teacher else ""
         log(f"Optimizer: {cfg.optimizer} lr {cfg.lr} momentum {cfg.momentum} nesterov {cfg.nesterov} "
             f"weight_decay {cfg.weight_decay}, label_smoothing {cfg.label_smoothing}, ema {cfg.ema}, {kd}"
-            f"clean_epochs {cfg.clean_epochs}; "
+            f"clean_epochs {cfg.clean_epochs}{' (every epoch)' if cfg.clean_epochs >= epochs else ''}; "
             f"scheduler {cfg.scheduler}; batch {bs}, {epochs} epochs x {steps_per_epoch} steps, "
             f"seed {cfg.seed}")  # fmt: skip
 
