@@ -56,7 +56,8 @@ def tta_row(name: str) -> str | None:
     per_seed = ", ".join(f"{s['test_acc_tta']:.2f}" for s in t["seeds"])
     return (
         f"| `{name}` | {plain['mean']:.2f}% | {TARGETS.get(name, 'notebook recipe')}{met} | "
-        f"**{acc['mean']:.2f}% ± {acc['std']:.2f}** | {acc['min']:.2f}% | {per_seed} | `{t['command']}` |"
+        f"`{t['tta']}` ({len(t['views'])}) | **{acc['mean']:.2f}% ± {acc['std']:.2f}** | {acc['min']:.2f}% | {per_seed} | "
+        f"`{t['command']}` |"
     )
 
 
@@ -67,8 +68,8 @@ if __name__ == "__main__":
         line = row(name)
         print(line if line else f"| `{name}` | | | {TARGETS.get(name, '')} | not run yet | | | | |")
     print()
-    print("| class | plain mean | target | with TTA `shift` (5 views) | min | per seed (0–4) | command |")
-    print("|---|---:|---|---:|---:|---|---|")
+    print("| class | plain mean | target | TTA views (n) | with TTA | min | per seed (0–4) | command |")
+    print("|---|---:|---|---|---:|---:|---|---|")
     for name in ORDER:
         line = tta_row(name)
         if line:

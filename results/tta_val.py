@@ -1,5 +1,6 @@
 """Validation accuracy of every committed tuning run (its weights are shipped) under each TTA view set:
-python results/tta_val.py > results/tta_val.txt
+python results/tta_val.py > results/tta_val.txt          (every class)
+python results/tta_val.py fashion-20k > results/fashion-20k/tuning/tta_val.txt   (the named classes only)
 
 This is what chose `shift` for results/tta.py: held-out training images (each run's --val-size 5000
 split, `mnistlab eval RUN --split val --tta NAME`), never the test set.
@@ -7,6 +8,7 @@ split, `mnistlab eval RUN --split val --tta NAME`), never the test set.
 
 import functools
 import statistics
+import sys
 from pathlib import Path
 
 import torch
@@ -20,14 +22,15 @@ train_split = functools.cache(lambda dataset: load_split(dataset, True))  # read
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    print(f"{'run':44s}" + "".join(f"{t:>10s}" for t in VIEWS))
+    print(f"{'run':44s}" + "".join(f"{t:>11s}" for t in VIEWS))
     gains = {}
-    for run in sorted(p.parent for p in HERE.glob("*/tuning/*/model.safetensors")):
+    classes = sys.argv[1:] or ["*"]
+    for run in sorted(p.parent for c in classes for p in HERE.glob(f"{c}/tuning/*/model.safetensors")):
         meta, cfg = read_json(run / "model.json"), read_json(run / "config.json")
         _, val = carve_validation(train_split(meta["dataset"]), cfg["val_size"])
         model, norm = load_model(run), meta["normalize"]
         accs = {t: 100 * evaluate_tta(model, val, norm["mean"], norm["std"], v).accuracy for t, v in VIEWS.items()}
-        print(f"{str(run.relative_to(HERE)):44s}" + "".join(f"{a:10.2f}" for a in accs.values()), flush=True)
+        print(f"{str(run.relative_to(HERE)):44s}" + "".join(f"{a:11.2f}" for a in accs.values()), flush=True)
         for t in VIEWS:
             gains.setdefault((meta["dataset"], t), []).append(accs[t] - accs["none"])
     print("\nmean gain over no TTA, points (runs):")

@@ -28,6 +28,13 @@ def test_rotation_is_about_the_centre_and_keeps_a_centred_blob():
     assert view(x, 0, 0, 6.0).sum() == pytest.approx(16.0, rel=0.05)
 
 
+def test_flip_mirrors_left_right_before_the_shift():
+    x = torch.rand(2, 1, 28, 28)
+    assert torch.equal(view(x, 0, 0, 0.0, True), x.flip(-1))
+    assert torch.allclose(view(x, 1, 0, 0.0, True), view(x.flip(-1), 1, 0, 0.0), atol=1e-6)
+    assert len(VIEWS["shift-flip"]) == 10 and sum(len(v) == 4 and v[3] for v in VIEWS["shift-flip"]) == 5
+
+
 def test_identity_views_are_plain_evaluation_and_views_average_probabilities():
     torch.manual_seed(0)
     model = create_model("mnist-8k").eval()

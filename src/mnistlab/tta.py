@@ -1,10 +1,11 @@
 """Test-time augmentation: average the softmax over a fixed, deterministic set of views of each image.
 
-A view is (dx, dy, degrees): a shift by whole pixels and a rotation about the centre, applied to the
-[0, 1] image before normalisation, zeros (black background) filling in — the same geometry as training
-augmentation, but fixed, so a TTA figure is reproducible. Which set to use is chosen on a validation
-split (`mnistlab eval RUN --split val --tta NAME`), never on the test set; a TTA figure is always
-reported beside the plain one, never instead of it.
+A view is (dx, dy, degrees[, flip]): a shift by whole pixels and a rotation about the centre, applied to
+the [0, 1] image before normalisation, zeros (black background) filling in — the same geometry as training
+augmentation, but fixed, so a TTA figure is reproducible; flip=True mirrors the image left-right first
+(for Fashion-MNIST, whose training flips it; a mirrored digit is another shape). Which set to use is
+chosen on a validation split (`mnistlab eval RUN --split val --tta NAME`), never on the test set; a TTA
+figure is always reported beside the plain one, never instead of it.
 """
 
 import math
@@ -23,11 +24,16 @@ VIEWS = {
     "shift": [ID, *SHIFTS],  # identity + four 1-pixel shifts
     "rot": [ID, (0, 0, 6.0), (0, 0, -6.0)],  # identity + +-6 degrees
     "shift-rot": [ID, *SHIFTS, (0, 0, 6.0), (0, 0, -6.0)],
+    "flip": [ID, (0, 0, 0.0, True)],  # identity + its mirror image
+    "shift-flip": [ID, *SHIFTS, *[(*v, True) for v in (ID, *SHIFTS)]],  # the five shift views and their mirrors
 }
 
 
-def view(x: torch.Tensor, dx: int, dy: int, degrees: float) -> torch.Tensor:
-    """(B, 1, H, W) in [0, 1] -> the same images moved dx px right, dy px down and rotated by `degrees`."""
+def view(x: torch.Tensor, dx: int, dy: int, degrees: float, flip: bool = False) -> torch.Tensor:
+    """(B, 1, H, W) in [0, 1] -> the same images (mirrored if `flip`) moved dx px right, dy px down and
+    rotated by `degrees`."""
+    if flip:
+        x = x.flip(-1)
     if (dx, dy, degrees) == ID:
         return x
     b, _, h, w = x.shape
@@ -40,7 +46,7 @@ def view(x: torch.Tensor, dx: int, dy: int, degrees: float) -> torch.Tensor:
 
 @torch.inference_mode()
 def tta_probs(model, images: torch.Tensor, mean: float, std: float, views, batch_size: int = EVAL_BATCH):
-    """(N, H, W) uint8 -> (N, 10) softmax averaged over `views` (a list of (dx, dy, degrees))."""
+    """(N, H, W) uint8 -> (N, 10) softmax averaged over `views` (a list of (dx, dy, degrees[, flip]))."""
     model.eval()
     outs = []
     for i in range(0, len(images), batch_size):

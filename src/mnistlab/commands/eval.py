@@ -20,7 +20,10 @@ def add(sub):
         help="val: the images the run held out of the training set (its config.json's val_size), to tune on",
     )
     p.add_argument(
-        "--tta", choices=list(VIEWS), default="none", help="average over fixed views: 1-px shifts, +-6 deg rotations"
+        "--tta",
+        choices=list(VIEWS),
+        default="none",
+        help="average over fixed views: 1-px shifts, +-6 deg rotations, mirror images (Fashion-MNIST)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
