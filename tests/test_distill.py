@@ -9,7 +9,10 @@ from safetensors.torch import load_file
 from mnistlab import load_config
 from mnistlab.distill import distill_loss
 from mnistlab.errors import MnistlabError
+from mnistlab.system import native_bf16
 from mnistlab.train import train
+
+CPU = torch.device("cpu")
 
 
 def tiny(**kw):
@@ -55,7 +58,7 @@ def test_teacher_with_alpha_zero_changes_nothing_and_alpha_half_does(tiny_data, 
                  data_dir=tiny_data, quiet=True)  # fmt: skip
     assert any(not torch.equal(v, w(half)[k]) for k, v in w(plain).items() if v.is_floating_point())
     assert (
-        f"teacher {str(teacher_run).replace('seed0', 'seed{seed}')} (alpha 0.5, T 4.0)"
+        f"teacher {str(teacher_run).replace('seed0', 'seed{seed}')} (alpha 0.5, T 4.0, bf16 {native_bf16(CPU)})"
         in (half.run_dir / "log.txt").read_text()
     )
 

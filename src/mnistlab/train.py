@@ -119,6 +119,7 @@ def train(
     forward = torch.compile(model) if cfg.compile else model  # eval uses the eager model: no recompiles
     n_params = count_params(model)
     use_amp = cfg.amp and native_bf16(device)  # training only: evaluation stays fp32
+    teacher_bf16 = teacher is not None and native_bf16(device)
     opt = make_optimizer(cfg, model)
     ema = EMA(model, cfg.ema) if cfg.ema else None
     net = ema.model if ema else model  # what is evaluated, saved and returned
@@ -152,7 +153,11 @@ def train(
         log(f"Data: {cfg.dataset} train {n} / val {len(val_split)} / test {len(test_split)}, "
             f"normalize mean {mean} std {std}, augmentation: {cfg.augment.describe()}")  # fmt: skip
         log(f"Model: {cfg.model} {cfg.model_kwargs or ''}, {n_params:,} parameters")
-        kd = f"teacher {cfg.teacher} (alpha {cfg.distill_alpha}, T {cfg.distill_temperature}), " if teacher else ""
+        kd = (
+            f"teacher {cfg.teacher} (alpha {cfg.distill_alpha}, T {cfg.distill_temperature}, bf16 {teacher_bf16}), "
+            if teacher
+            else ""
+        )
         log(f"Optimizer: {cfg.optimizer} lr {cfg.lr} momentum {cfg.momentum} nesterov {cfg.nesterov} "
             f"weight_decay {cfg.weight_decay}, label_smoothing {cfg.label_smoothing}, ema {cfg.ema}, {kd}"
             f"clean_epochs {cfg.clean_epochs}{' (every epoch)' if cfg.clean_epochs >= epochs else ''}; "
@@ -204,7 +209,9 @@ def train(
                 x = prepare() if pair is None or teacher is not None else None  # (B, 1, 28, 28) normalised
                 soft = None
                 if teacher is not None:
-                    with torch.no_grad():  # not inference_mode: the teacher's logits are saved for backward
+                    # not inference_mode: the logits are saved for backward. The frozen teacher runs under bf16
+                    # autocast where native (a soft target needs no fp32): ~2x cheaper for a 195k-param teacher.
+                    with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=teacher_bf16):
                         soft = teacher(x).float()  # (B, 10), the same augmented batch
                     prepare = x.__getitem__  # the halves of the batch the teacher saw
 
