@@ -77,3 +77,18 @@ def test_a_teacher_that_saw_the_validation_images_is_refused(tiny_data, tmp_path
         train(tiny(teacher=str(tmp_path / "nowhere")), out=tmp_path / "r", data_dir=tiny_data, quiet=True)
     with pytest.raises(MnistlabError, match="distill_alpha"):
         tiny(distill_alpha=1.5)
+
+
+def test_a_preset_s_teacher_loads_from_outside_the_checkout(tmp_path, monkeypatch):
+    from mnistlab.data import get_spec
+    from mnistlab.distill import load_teacher
+
+    cfg = load_config("fashion-20k")
+    assert cfg.teacher and not cfg.teacher.startswith("/")  # the preset names it relative to the checkout
+    spec = get_spec(cfg.dataset)
+    monkeypatch.chdir(tmp_path)  # not the repository root
+    net = load_teacher(cfg.teacher, cfg.dataset, 5000, spec.mean, spec.std, CPU)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    (tmp_path / cfg.teacher).mkdir(parents=True)  # a folder of that name here is read first, and is no run
+    with pytest.raises(MnistlabError, match="not a run folder"):
+        load_teacher(cfg.teacher, cfg.dataset, 5000, spec.mean, spec.std, CPU)

@@ -16,12 +16,28 @@ import torch.nn.functional as F
 from .errors import MnistlabError
 from .rundir import load_model, read_json
 
+# The checkout this package runs from (src/mnistlab/ -> the repository root). A preset names its teacher
+# relative to the root (results/...), so `--config fashion-20k` also works from another directory.
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def resolve_teacher(run_dir: str | Path) -> Path:
+    """`run_dir` as given (relative to the working directory); a relative path not found there is read
+    against the mnistlab checkout, where the presets' teachers live."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_absolute() and not run_dir.exists() and (_CHECKOUT / run_dir).exists():
+        return _CHECKOUT / run_dir
+    return run_dir
+
 
 def load_teacher(run_dir: str | Path, dataset: str, val_size: int, mean: float, std: float, device) -> torch.nn.Module:
     """The teacher network of `run_dir`, frozen, in eval mode; refuses one that saw this run's val images."""
-    run_dir = Path(run_dir)
+    given, run_dir = run_dir, resolve_teacher(run_dir)
     if not (run_dir / "config.json").is_file() or not (run_dir / "model.json").is_file():
-        raise MnistlabError(f"teacher {run_dir}: not a run folder (config.json and model.json are needed)")
+        raise MnistlabError(
+            f"teacher {given}: not a run folder (config.json and model.json are needed; a relative path is read "
+            f"from the working directory, then from the mnistlab checkout {_CHECKOUT})"
+        )
     cfg, meta = read_json(run_dir / "config.json"), read_json(run_dir / "model.json")
     if cfg.get("dataset") != dataset:
         raise MnistlabError(f"teacher {run_dir} was trained on {cfg.get('dataset')!r}, this run uses {dataset!r}")
