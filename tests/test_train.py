@@ -149,3 +149,35 @@ def test_a_run_still_loads_after_its_model_changes_a_default(tiny_data, tmp_path
     model = load_model(result.run_dir)
     x = torch.randn(2, 1, 28, 28)
     assert torch.allclose(model(x), result.model(x), atol=1e-5)
+
+
+def test_hold_test_never_evaluates_the_test_set(tiny_data, tmp_path, capsys, monkeypatch):
+    from mnistlab import evaluate as evaluate_mod
+    from mnistlab import train as train_mod
+    from mnistlab.budget import check
+    from mnistlab.cli import main
+    from mnistlab.errors import MnistlabError
+    from mnistlab.repeat import repeat
+
+    seen = []  # the size of every set the trainer evaluates: val (100) only, never the test set (256)
+    monkeypatch.setattr(
+        train_mod, "evaluate", lambda net, split, *a: seen.append(len(split)) or evaluate_mod.evaluate(net, split, *a)
+    )
+    run = tmp_path / "held"
+    args = ["train", "--model", "ref1", "--dataset", "custom", "--data-dir", str(tiny_data), "--epochs", "2",
+            "--batch-size", "64", "--threads", "1", "--val-size", "100", "--hold-test", "--quiet",
+            "--out", str(run)]  # fmt: skip
+    assert main(args) == 0
+    assert seen == [100, 100]
+    assert "No report: the test set was held back" in capsys.readouterr().out
+    header = (run / "metrics.csv").read_text().splitlines()[0]
+    assert "val_acc" in header and "test" not in header
+    log = (run / "log.txt").read_text()
+    assert "test 256 (held back)" in log and "Accuracy:" not in log and "val accuracy" in log
+    verdict = {r.rule: r.status for r in check(str(run)).rules}
+    assert verdict["final test accuracy"] == verdict["consistency"] == "n/a"
+    assert main(["eval", str(run), "--data-dir", str(tiny_data)]) == 0  # measured later, deliberately
+    with pytest.raises(MnistlabError, match="hold_test needs a validation split"):
+        tiny_config(hold_test=True)
+    with pytest.raises(MnistlabError, match="drop hold_test"):
+        repeat(tiny_config(val_size=100, hold_test=True), [0], tmp_path / "rep", data_dir=tiny_data)

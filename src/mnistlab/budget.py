@@ -106,6 +106,20 @@ def _at_least(rule, value, limit, detail="") -> Rule:
     return Rule(rule, value, limit, ">=", "PASS" if ok else "FAIL", detail)
 
 
+def _accuracy_rules(metrics: list[dict], budget: BudgetConfig) -> list[Rule]:
+    final = metrics[-1].get("test_acc") if metrics else None
+    rules = [_at_least("final test accuracy", final, budget.min_acc, f"epoch {len(metrics)}")]
+    last = metrics[-budget.last_k :]
+    accs = [r.get("test_acc", float("nan")) for r in last]
+    worst = min(accs) if len(accs) == budget.last_k else None  # fewer epochs than K: not shown
+    detail = (
+        f"min over epochs {last[0]['epoch']}-{last[-1]['epoch']}"
+        if worst is not None
+        else f"only {len(metrics)} epochs, need {budget.last_k}"
+    )
+    return rules + [_at_least("consistency", worst, budget.min_acc, detail)]
+
+
 def check(target: str, budget: BudgetConfig | None = None) -> Verdict:
     """Judge a run directory or a registered model name against `budget` (default: resolve_budget)."""
     from .models import count_params, create_model, list_models
@@ -140,17 +154,13 @@ def check(target: str, budget: BudgetConfig | None = None) -> Verdict:
         ]
     else:
         rules.append(_at_most("epochs", len(metrics), budget.max_epochs))
-        final = metrics[-1].get("test_acc") if metrics else None
-        rules.append(_at_least("final test accuracy", final, budget.min_acc, f"epoch {len(metrics)}"))
-        last = metrics[-budget.last_k :]
-        accs = [r.get("test_acc", float("nan")) for r in last]
-        worst = min(accs) if len(accs) == budget.last_k else None  # fewer epochs than K: not shown
-        detail = (
-            f"min over epochs {last[0]['epoch']}-{last[-1]['epoch']}"
-            if worst is not None
-            else f"only {len(metrics)} epochs, need {budget.last_k}"
-        )
-        rules.append(_at_least("consistency", worst, budget.min_acc, detail))
+        if metrics and "test_acc" not in metrics[-1]:  # hold_test: no test figure to judge, not a failure
+            rules += [
+                Rule(r, None, budget.min_acc, ">=", "n/a", "test held back")
+                for r in ("final test accuracy", "consistency")
+            ]
+        else:
+            rules += _accuracy_rules(metrics, budget)
     found = components(model, summarize(model, input_shape=input_shape).layers)
     for c in budget.require:
         names = found[c]

@@ -77,6 +77,9 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
     val_size: int = 0  # images carved from the training set for validation (never the test set)
+    # Val-only tuning: the test set is not evaluated at all during the run, so no test figure exists to be
+    # looked at while a recipe is chosen (`mnistlab eval RUN` measures it later, deliberately). Needs val_size.
+    hold_test: bool = False
     max_steps: int = 0  # stop after this many optimizer steps (0: run all epochs)
     eval_batch_size: int = 500  # = evaluate.EVAL_BATCH (config stays free of torch); why 500: see there
     threads: int = 0  # torch.set_num_threads; 0 = one per core (2 threads give ~1.3x one here)
@@ -111,6 +114,7 @@ class TrainConfig:
             (self.step_size >= 1, "step_size must be >= 1"),
             (0 < self.pct_start < 1, "pct_start must be in (0, 1)"),
             (self.val_size >= 0, "val_size must be >= 0"),
+            (not self.hold_test or self.val_size > 0, "hold_test needs a validation split (--val-size N)"),
             (self.max_steps >= 0, "max_steps must be >= 0"),
             (self.eval_batch_size >= 1, "eval_batch_size must be >= 1"),
             (self.threads >= 0, "threads must be >= 0"),

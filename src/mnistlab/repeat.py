@@ -76,6 +76,9 @@ def repeat(
     from .train import library_versions, resolve_device, train
 
     out = Path(out)
+    if cfg.hold_test:
+        raise MnistlabError("repeat reports each seed's final test accuracy: drop hold_test (val-only seeds: "
+                            "mnistlab train --val-size N --hold-test --seed S)")  # fmt: skip
     if (out / "repeat.json").exists() and not (overwrite or resume):
         raise MnistlabError(f"{out}: already holds a repeat; choose another --out, or pass --overwrite or --resume")
     if resume and overwrite:

@@ -107,10 +107,13 @@ def build(run_dir: Path, note: str | None = None, data_dir=None, limit: int = 10
     cfg = load_config(str(run_dir / "config.json"))
     meta = read_json(run_dir / "model.json")
     metrics = read_metrics(run_dir)
-    if not metrics:
-        from .errors import MnistlabError
+    from .errors import MnistlabError
 
+    if not metrics:
         raise MnistlabError(f"{run_dir}: metrics.csv has no epochs yet")
+    if config.get("hold_test"):  # its figures and galleries are test-set figures
+        raise MnistlabError(f"{run_dir} held the test set back (hold_test): no report; `mnistlab eval {run_dir}` "
+                            "measures it when the recipe is chosen")  # fmt: skip
     budget = resolve_budget(str(run_dir))
     verdict = check(str(run_dir), budget)
     facts = draw(run_dir, cfg, meta, metrics, data_dir, budget.min_acc, limit)

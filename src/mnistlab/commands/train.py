@@ -23,6 +23,10 @@ def add_train_flags(p):
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--val-size", type=int, default=None, help="hold out this many training images for validation")
+    p.add_argument(
+        "--hold-test", action="store_true", default=None,
+        help="with --val-size: never evaluate the test set during the run (val-only tuning)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument(
@@ -45,6 +49,7 @@ def config_from_flags(ns):
         "seed": ns.seed,
         "max_steps": ns.max_steps,
         "val_size": ns.val_size,
+        "hold_test": getattr(ns, "hold_test", None),
         "threads": ns.threads,
         "device": ns.device,
         "dataset": ns.dataset,
@@ -91,6 +96,11 @@ def write_report_unless(ns, run_dir) -> None:
 
     from ..errors import MnistlabError
     from ..report import write_report
+    from ..rundir import read_json
+
+    if read_json(run_dir / "config.json").get("hold_test"):
+        print("No report: the test set was held back (hold_test)")
+        return
 
     try:
         print(f"Report written: {write_report(run_dir, data_dir=ns.data_dir)}")
