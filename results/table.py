@@ -35,12 +35,15 @@ def row(name: str) -> str | None:
     params = json.loads((HERE / name / "seed0" / "model.json").read_text())["params"]
     secs = sorted(s["seconds"] for s in seeds)
     threads = r["machine"]["threads"]
+    # The processor the seeds were timed on: rows come from different sessions' machines, so times compare
+    # only within a row (or between rows of one processor).
+    cpu = r["machine"].get("processor", "?").replace("Intel(R) ", "").replace("(R)", "").replace(" Processor", "")
     per_seed = ", ".join(f"{s['final_test_acc']:.2f}" for s in seeds)
     target = TARGETS.get(name, "notebook's recipe")
     met = verdict(name, acc)
     return (
         f"| `{name}` | {params:,} | {seeds[0]['epochs']} | {target}{met} | **{acc['mean']:.2f}% ± {acc['std']:.2f}** "
-        f"| {acc['min']:.2f}% | {per_seed} | {secs[0]:.0f}–{secs[-1]:.0f} s ({threads} thread{'s' * (threads > 1)}) "
+        f"| {acc['min']:.2f}% | {per_seed} | {secs[0]:.0f}–{secs[-1]:.0f} s ({threads} thread{'s' * (threads > 1)}, {cpu}) "
         f"| `{r['command']}` |"
     )
 
