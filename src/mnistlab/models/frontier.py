@@ -15,6 +15,7 @@ FLOPs and depth for parameters: a wider body fits the same budget.
 
 from torch import nn
 
+from .family import SweepNet
 from .registry import register
 
 
@@ -100,10 +101,23 @@ def mnist_20k(**kw):
     return CompactNet(**({"stem": (8, 16), "trans": 16, "body": (24, 28, 28)} | kw))
 
 
+# fashion-20k is a padded sweepnet: 3x3 convs that keep the frame (Fashion items reach its border), 16 at
+# 28x28, pool, 20-20 at 14x14, pool, 28-28 at 7x7, GAP (receptive field 30 px), distilled in its preset.
+# 92.58% mean val over seeds 0-4 against 92.36% for the CompactNet it replaced, distilled alike
+# (results/fashion-20k/tuning, session 9).
 @register(
     "fashion-20k",
-    "CompactNet 8-16 | 1x1 16 | 24-28-28, no dropout, for Fashion-MNIST: under 20,000 params",
+    "padded sweepnet 16 | 20-20 | 28-28, GAP, no dropout, for Fashion-MNIST: under 20,000 params",
     config="fashion-20k",
 )
-def fashion_20k(**kw):  # no dropout: the net underfits Fashion-MNIST (results/fashion-20k/tuning)
+def fashion_20k(**kw):
+    kw = {"widths": [16, 20, 28], "depths": [1, 2, 2], "padding": 1, "dropout": 0.0} | kw
+    net = SweepNet(**kw)
+    net.init_kwargs = kw  # model.json records the network whole (registry.resolved_kwargs)
+    return net
+
+
+# The fashion-20k of sessions 4-8 (the runs in results/fashion-20k/tuning before session 9 name it).
+@register("fashion-20k-compact", "CompactNet 8-16 | 1x1 16 | 24-28-28, no dropout: fashion-20k until session 8")
+def fashion_20k_compact(**kw):  # no dropout: the net underfits Fashion-MNIST (results/fashion-20k/tuning)
     return CompactNet(**({"stem": (8, 16), "trans": 16, "body": (24, 28, 28), "dropout": 0.0} | kw))
