@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from mnistlab.bench import bench, peak_gflops
 from mnistlab.models import create_model
@@ -39,3 +40,23 @@ def test_bench_cli_json_and_text(tiny_data):
     code, out, err = run_cli(*args, "--data-dir", tiny_data)
     assert code == 0, err
     assert "notebook pipeline" in out and "mnistlab trainer" in out and "speed-up" in out
+
+
+def test_notebook_side_runs_every_step_when_they_outlast_an_epoch():
+    # 300 images are 3 batches of 128: 7 steps take three passes of the DataLoader, each reshuffled.
+    from mnistlab.bench import notebook_run
+    from mnistlab.data import Split
+
+    torch.manual_seed(0)
+    split = Split(torch.randint(0, 256, (300, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (300,)))
+    model, calls = create_model("mnist-5k"), []
+    model.register_forward_hook(lambda m, i, o: calls.append(m.training))
+    assert notebook_run(model, split, split, 7, 0.1307, 0.3081) > 0
+    assert calls.count(True) == 7 and calls.count(False) == 3  # 7 training steps, then 3 test batches
+
+
+def test_bench_refuses_an_absent_device_in_one_line():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, out, err = run_cli("bench", "--model", "mnist-5k", "--steps", "2", "--device", "cuda")
+    assert code != 0 and "no CUDA device" in err and "Traceback" not in err

@@ -47,6 +47,7 @@ class BenchResult:
     peak_formula: str
     mnistlab_share_of_peak: float
     cpu: str
+    device: str = "cpu"  # both sides train there; the notebook side moves each batch to it as the notebooks do
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,8 +73,9 @@ class NotebookMNIST(torch.utils.data.Dataset):
         return (t - self.mean) / self.std, int(self.labels[i])
 
 
-def notebook_run(model, train_split, test_split, steps: int, mean: float, std: float) -> float:
-    """Seconds for `steps` notebook-style SGD steps plus one notebook test pass."""
+def notebook_run(model, train_split, test_split, steps: int, mean: float, std: float, device="cpu") -> float:
+    """Seconds for `steps` notebook-style SGD steps plus one notebook test pass, on `device` as a Colab
+    notebook does it: the model moved there, each DataLoader batch sent with `.to(device)`."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -81,21 +83,28 @@ def notebook_run(model, train_split, test_split, steps: int, mean: float, std: f
     test_ds = NotebookMNIST(test_split.images.numpy(), test_split.labels.numpy(), 0.0, mean, std)
     loader = torch.utils.data.DataLoader(ds, batch_size=128, shuffle=True, num_workers=2)
     test_loader = torch.utils.data.DataLoader(test_ds, batch_size=128, shuffle=True, num_workers=2)
+    model = model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     model.train()
-    pbar = tqdm(loader, total=steps, file=io.StringIO())  # the bar's cost without cluttering the terminal
-    for i, (x, y) in enumerate(pbar):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        pbar.set_description(f"loss={loss.item()} batch_id={i}")
-        if i + 1 == steps:
-            break
+    pbar = tqdm(total=steps, file=io.StringIO())  # the bar's cost without cluttering the terminal
+    i = 0
+    while i < steps:  # a new epoch (reshuffled, workers restarted) when the steps outlast one
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            pbar.set_description(f"loss={loss.item()} batch_id={i}")
+            pbar.update(1)
+            i += 1
+            if i == steps:
+                break
     model.eval()
     correct = 0
     with torch.no_grad():
         for x, y in test_loader:
+            x, y = x.to(device), y.to(device)
             correct += (model(x).argmax(1) == y).sum().item()
     return time.perf_counter() - t0
 
@@ -117,6 +126,22 @@ def peak_gflops(threads: int) -> tuple[float, str]:
     return peak, formula
 
 
+def gpu_peak_gflops(device: torch.device) -> tuple[float, str]:
+    """Nominal fp32 (non-tensor-core) peak: SMs x fp32 lanes per SM x 2 FLOPs per FMA x max SM clock."""
+    import subprocess
+
+    props = torch.cuda.get_device_properties(device)
+    lanes = 64 if (props.major, props.minor) in {(6, 0), (7, 0), (7, 5), (8, 0)} else 128
+    try:  # the boost clock; torch does not report it
+        out = subprocess.run(["nvidia-smi", "--query-gpu=clocks.max.sm", "--format=csv,noheader,nounits",
+                              "-i", str(device.index or 0)], capture_output=True, text=True, timeout=30)  # fmt: skip
+        clock = float(out.stdout.split()[0]) / 1000
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return 0.0, f"{props.name}: max SM clock unknown (nvidia-smi did not answer)"
+    peak = props.multi_processor_count * lanes * 2 * clock
+    return peak, f"{props.multi_processor_count} SMs x {lanes} fp32 lanes x 2 FLOPs x {clock:.2f} GHz"
+
+
 def bench(
     model_name: str = "ref1",
     steps: int = 200,
@@ -124,33 +149,36 @@ def bench(
     dataset: str = "mnist",
     threads: int = 0,
     replicas: int | None = None,
+    device: str = "cpu",
 ) -> BenchResult:
+    dev = resolve_device(device)  # an unavailable device fails before any timing
     threads = set_threads(threads)
     spec = data_mod.get_spec(dataset)
     train_split = data_mod.load_split(dataset, True, data_dir)
     test_split = data_mod.load_split(dataset, False, data_dir)
     macs = summarize(create_model(model_name)).macs
     torch.manual_seed(0)
-    t_nb = notebook_run(create_model(model_name), train_split, test_split, steps, spec.mean, spec.std)
+    t_nb = notebook_run(create_model(model_name), train_split, test_split, steps, spec.mean, spec.std, dev)
     # The preset's recipe with the trainer's defaults for speed: a reference preset pins amp = false to
     # train as its notebook did (fp32), but bf16 autocast where the CPU has it is one of the trainer's levers.
     # Two replicas pay on 2+ cores (benchmarks/README.md); None picks them there.
-    replicas = (2 if threads >= 2 else 1) if replicas is None else replicas
+    # Replicas are a CPU lever: on a GPU one copy of the model already has the whole device.
+    replicas = (2 if threads >= 2 and dev.type == "cpu" else 1) if replicas is None else replicas
     overrides = {"max_steps": steps, "threads": threads, "dataset": dataset, "batch_size": 128, "amp": True,
-                 "replicas": replicas, "teacher": ""}  # fmt: skip
+                 "replicas": replicas, "teacher": "", "device": dev.type}  # fmt: skip
     cfg = load_config(model_entry(model_name).config, overrides)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         train(cfg, out=Path(tmp) / "run", data_dir=data_dir, quiet=True, progress=False)
         t_ml = time.perf_counter() - t0
     train_flops = 6 * macs * 128 * steps
-    peak, formula = peak_gflops(threads)
+    peak, formula = gpu_peak_gflops(dev) if dev.type == "cuda" else peak_gflops(threads)
     return BenchResult(
         model=model_name,
         steps=steps,
         batch_size=128,
         threads=threads,
-        mnistlab_bf16=native_bf16(resolve_device(cfg.device)),  # cfg.amp is on
+        mnistlab_bf16=native_bf16(dev),  # cfg.amp is on
         mnistlab_replicas=replicas,
         notebook_s_per_step=t_nb / steps,
         mnistlab_s_per_step=t_ml / steps,
@@ -160,6 +188,7 @@ def bench(
         mnistlab_gflops=train_flops / t_ml / 1e9,
         peak_gflops=peak,
         peak_formula=formula,
-        mnistlab_share_of_peak=train_flops / t_ml / 1e9 / peak,
+        mnistlab_share_of_peak=train_flops / t_ml / 1e9 / peak if peak else 0.0,
         cpu=cpu_name(),
+        device=torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type,
     )

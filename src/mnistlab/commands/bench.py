@@ -10,6 +10,8 @@ def add(sub):
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: one per core)")
     p.add_argument("--replicas", type=int, choices=(1, 2), default=None,
                    help="mnistlab side: model replicas, one thread each (default: 2 on 2+ threads)")  # fmt: skip
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"),
+                   help="where both sides train (default cpu); the notebook side sends each batch there")  # fmt: skip
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--json", action="store_true")
@@ -21,11 +23,12 @@ def run(ns):
 
     if ns.steps < 1:
         raise MnistlabError("--steps must be >= 1")
-    r = bench(ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas)
+    r = bench(ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas, ns.device)
     if ns.json:
         print(json.dumps(r.to_dict(), indent=2))
         return
-    print(f"{r.model}: {r.steps} steps of batch {r.batch_size}, {r.threads} threads, {r.cpu}")
+    where = r.cpu if r.device == "cpu" else f"{r.device} (CPU: {r.cpu})"
+    print(f"{r.model}: {r.steps} steps of batch {r.batch_size}, {r.threads} threads, {where}")
     print(f"  notebook pipeline  {r.notebook_s_per_step * 1000:8.1f} ms/step  {r.notebook_gflops:6.2f} GFLOP/s")
     print(
         f"  mnistlab trainer   {r.mnistlab_s_per_step * 1000:8.1f} ms/step  {r.mnistlab_gflops:6.2f} GFLOP/s "
