@@ -64,7 +64,8 @@ def main(argv: list[str]) -> None:
     for name, g in groups.items():
         finals, hits = [x[0] for x in g], [x[1] for x in g if x[1] is not None]
         t = f"{statistics.mean(hits):.1f} s ({max(hits):.1f})" if hits else "–"
-        print(f"| {name} | {len(g)} | {statistics.mean(finals):.2f}% ({min(finals):.2f}) | {len(hits)}/{len(g)} | {t} |")
+        acc = f"{statistics.mean(finals):.2f}% ({min(finals):.2f})"
+        print(f"| {name} | {len(g)} | {acc} | {len(hits)}/{len(g)} | {t} |")
 
 
 if __name__ == "__main__":
