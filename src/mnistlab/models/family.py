@@ -50,6 +50,10 @@ class SweepNet(nn.Module):
             raise MnistlabError(f"sweepnet: widths {widths}, depths {depths} must be >= 1 and squeeze >= 0")
         if padding not in (0, 1) or not 0 <= dropout < 1:
             raise MnistlabError(f"sweepnet: padding must be 0 or 1 (got {padding}), dropout in [0, 1)")
+        # Every constructor argument, resolved, for model.json (registry.resolved_kwargs): a run folder still
+        # rebuilds the same network if a builder's or this class's defaults change later.
+        self.init_kwargs = {"widths": widths, "depths": depths, "squeeze": squeeze, "dropout": dropout, "bn": bn,
+                            "gap": gap, "padding": padding}  # fmt: skip
         layers, cin, size = [], 1, 28
         for stage, (width, depth) in enumerate(zip(widths, depths, strict=True)):
             for _ in range(depth):

@@ -111,10 +111,7 @@ def mnist_20k(**kw):
     config="fashion-20k",
 )
 def fashion_20k(**kw):
-    kw = {"widths": [16, 20, 28], "depths": [1, 2, 2], "padding": 1, "dropout": 0.0} | kw
-    net = SweepNet(**kw)
-    net.init_kwargs = kw  # model.json records the network whole (registry.resolved_kwargs)
-    return net
+    return SweepNet(**({"widths": [16, 20, 28], "depths": [1, 2, 2], "padding": 1, "dropout": 0.0} | kw))
 
 
 # The fashion-20k of sessions 4-8 (the runs in results/fashion-20k/tuning before session 9 name it).
