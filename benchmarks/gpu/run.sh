@@ -14,18 +14,7 @@ EXTRA=${EXTRA:-}
 ML=${ML:-python3 -m mnistlab}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT/runs"
-T0=$(date +%s)
-left() { echo $((BUDGET - ($(date +%s) - T0))); }
-timed() { # NAME LIMIT ARGS...: one training process, timed whole; its wall time goes to walls.txt
-  local name=$1 limit=$2; shift 2
-  if [ "$(left)" -lt 20 ]; then echo "$name skipped: budget spent" | tee -a "$OUT/walls.txt"; return; fi
-  [ "$limit" -gt "$(left)" ] && limit=$(left)
-  echo "== $(date +%T) $name: train $* $EXTRA"
-  local t=$(date +%s.%N)
-  timeout "$limit" $ML train --device "$DEVICE" --no-report --quiet --out "$OUT/runs/$name" "$@" $EXTRA
-  local rc=$?
-  echo "$name rc=$rc wall_s=$(python3 -c "print(round($(date +%s.%N) - $t, 2))")" | tee -a "$OUT/walls.txt"
-}
+. "$(dirname "$0")/lib.sh"
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
   python3 -c "import sys, torch; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda)"
@@ -42,7 +31,5 @@ for s in $SEEDS; do timed "m8-fp32-s$s" 200 --config mnist-8k --seed "$s"; done
 for s in $SEEDS; do timed "m8-bf16-s$s" 200 --config mnist-8k --seed "$s" --set amp=true; done
 for s in 0 $SEEDS; do timed "m8-e8-fp32-s$s" 150 --config mnist-8k --seed "$s" --epochs 8; done
 timed m8-fp32-compile-s0 300 --config mnist-8k --seed 0 --set compile=true
-# The device tool brings back at most 8 files, 2 folders down: the run folders travel as one archive.
-find "$OUT/runs" -name checkpoint.safetensors -delete
-tar czf "$OUT/runs.tgz" -C "$OUT" runs && rm -r "$OUT/runs"
+pack_runs
 echo "== $(date +%T) done in $(( $(date +%s) - T0 )) s"

@@ -15,23 +15,26 @@ import statistics
 import sys
 import tarfile
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
-def runs_of(folder: Path) -> Path:
+@contextmanager
+def runs_of(folder: Path):
     if (folder / "runs").is_dir():
-        return folder / "runs"
-    tmp = Path(tempfile.mkdtemp())
-    with tarfile.open(folder / "runs.tgz") as tar:
+        yield folder / "runs"
+        return
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(folder / "runs.tgz") as tar:
         tar.extractall(tmp, filter="data")
-    return tmp / "runs"
+        yield Path(tmp) / "runs"
 
 
 def main(argv: list[str]) -> None:
     folder = Path(argv[0])
     target = float(argv[argv.index("--target") + 1]) if "--target" in argv else 99.4
     walls = dict(re.findall(r"^(\S+) rc=0 wall_s=([\d.]+)", (folder / "walls.txt").read_text(), re.M))
-    print((folder / "machine.txt").read_text().strip(), "\n")
+    if (folder / "machine.txt").exists():
+        print((folder / "machine.txt").read_text().strip(), "\n")
     for f in sorted(folder.glob("bench*.json")):
         if f.stat().st_size == 0:
             print(f"{f.name}: empty (the bench did not finish)")
@@ -45,27 +48,28 @@ def main(argv: list[str]) -> None:
           "all epochs (s) | s per epoch (median) | whole process (s) |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     groups: dict[str, list] = {}
-    for run in sorted(runs_of(folder).iterdir()):
-        rows = list(csv.DictReader((run / "metrics.csv").open()))
+    with runs_of(folder) as runs:
+        metrics = {run.name: list(csv.DictReader((run / "metrics.csv").open())) for run in sorted(runs.iterdir())}
+    for name, rows in metrics.items():
         if not rows:
             continue
         secs = [float(r["seconds"]) for r in rows]
         hit = next((i for i, r in enumerate(rows) if float(r["test_acc"]) >= target), None)
         to_hit = sum(secs[: hit + 1]) if hit is not None else None
         final = float(rows[-1]["test_acc"])
-        wall = walls.get(run.name, "n/a (stopped)")
+        wall = walls.get(name, "n/a (stopped)")
         hit_s = "never" if hit is None else f"{hit + 1}"
         to_s = "–" if to_hit is None else f"{to_hit:.1f}"
-        print(f"| {run.name} | {len(rows)} | {final:.2f}% | {hit_s} | {to_s} | {sum(secs):.1f} | "
+        print(f"| {name} | {len(rows)} | {final:.2f}% | {hit_s} | {to_s} | {sum(secs):.1f} | "
               f"{statistics.median(secs):.2f} | {wall} |")  # fmt: skip
-        groups.setdefault(re.sub(r"-s\d+$", "", run.name), []).append((final, to_hit, sum(secs)))
+        groups.setdefault(re.sub(r"-s\d+$", "", name), []).append((final, to_hit))
     print("\n| setting | runs | final test acc, mean (min) | reached the target | time to it, mean (max) |")
     print("|---|---:|---:|---:|---:|")
-    for name, g in groups.items():
+    for setting, g in groups.items():
         finals, hits = [x[0] for x in g], [x[1] for x in g if x[1] is not None]
         t = f"{statistics.mean(hits):.1f} s ({max(hits):.1f})" if hits else "–"
         acc = f"{statistics.mean(finals):.2f}% ({min(finals):.2f})"
-        print(f"| {name} | {len(g)} | {acc} | {len(hits)}/{len(g)} | {t} |")
+        print(f"| {setting} | {len(g)} | {acc} | {len(hits)}/{len(g)} | {t} |")
 
 
 if __name__ == "__main__":
