@@ -92,7 +92,9 @@ def main() -> int:
             args = shlex.split(job["args"].replace("{runs}", str(runs))) + shlex.split(a.extra)
             log = open(logs / f"{job['name']}.txt", "w")  # the run's stdout and stderr
             env = os.environ | {"PYTHONUNBUFFERED": "1"}
-            proc = subprocess.Popen([*ml, "--out", str(runs / job["name"]), *args], stdout=log, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(
+                [*ml, "--out", str(runs / job["name"]), *args], stdout=log, stderr=subprocess.STDOUT, env=env
+            )
             running[job["name"]] = {"proc": proc, "t": time.time(), "log": log}
             status.write(f"{job['name']} started at {time.time() - t0:.1f} s\n")
         time.sleep(0.5)
