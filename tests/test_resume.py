@@ -156,3 +156,25 @@ def test_resume_with_two_replicas_is_bit_identical(tiny_data, tmp_path):
                               str(tiny_data), "--no-report"], capture_output=True, text=True)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert_identical(whole, cut)
+
+
+def test_checkpoint_saves_and_restores_the_cuda_generator(tmp_path, monkeypatch):
+    """Dropout on CUDA draws from the device's generator: a checkpoint of a model there carries its state.
+    Without a GPU here, the device and torch.cuda's two RNG calls are stood in for. (A whole resumed CUDA run
+    is not promised bit-identical: the trainer does not ask cuDNN for deterministic kernels.)"""
+    import torch
+
+    from mnistlab import checkpoint
+    from mnistlab.models import create_model
+
+    model = create_model("ref1")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    state, restored = torch.arange(16, dtype=torch.uint8), []
+    monkeypatch.setattr(checkpoint, "_device_of", lambda m: torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: state.clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device: restored.append((s, device)))
+    checkpoint.save_checkpoint(tmp_path, model, opt, None, torch.Generator(), {"epoch": 1, "step": 0}, {})
+    tensors, meta = load_checkpoint(tmp_path)
+    assert tensors["rng.cuda"].equal(state)
+    checkpoint.restore(tensors, meta, model, opt, None, torch.Generator())
+    assert len(restored) == 1 and restored[0][0].equal(state) and restored[0][1] == torch.device("cuda", 0)

@@ -73,7 +73,7 @@ def test_repeat_resume_reads_back_finished_seeds_and_trains_missing_ones(tiny_da
     args += ["--epochs", "2", "--max-steps", "10", "--seeds", "0,1,2", "--out", str(out)]
     assert main(args) == 0
     whole = json.loads((out / "repeat.json").read_text())
-    metrics0 = (out / "seed0" / "metrics.csv").read_text()
+    metrics0, log0 = ((out / "seed0" / f).read_text() for f in ("metrics.csv", "log.txt"))
     weights2 = load_file(str(out / "seed2" / "model.safetensors"))
     # seed 1 is trained apart (another process, another eval batch); seed 2 never started; no repeat.json.
     (out / "repeat.json").unlink()
@@ -90,6 +90,7 @@ def test_repeat_resume_reads_back_finished_seeds_and_trains_missing_ones(tiny_da
     assert again["command"] == whole["command"]  # the command that rebuilds it whole: no --resume
     assert again["resumed_seeds"] == [0, 1] and whole["resumed_seeds"] == []
     assert (out / "seed0" / "metrics.csv").read_text() == metrics0
+    assert (out / "seed0" / "log.txt").read_text() == log0  # read back, not appended to
     w2 = load_file(str(out / "seed2" / "model.safetensors"))
     assert all(w2[k].equal(weights2[k]) for k in w2)  # retrained bit for bit
     capsys.readouterr()

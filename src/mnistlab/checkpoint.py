@@ -1,8 +1,9 @@
 """Resumable checkpoints in safetensors + JSON: no pickle, so loading one never runs code.
 
 checkpoint.safetensors holds tensors (model.*, the optimizer's per-parameter state opt.<i>.<key>, the
-RNG states, and mid-epoch the batch order and running sums) and one metadata entry "mnistlab" with
-JSON for everything else (epoch, step, metrics so far, the optimizer's hyper-parameters, the scheduler).
+RNG states — the CPU's, the batch-order generator's and, for a model on CUDA, the device's — and mid-epoch
+the batch order and running sums) and one metadata entry "mnistlab" with JSON for everything else (epoch,
+step, metrics so far, the optimizer's hyper-parameters, the scheduler).
 """
 
 import json
@@ -32,6 +33,9 @@ def save_checkpoint(run_dir: Path, model, opt, sched, gen: torch.Generator, meta
                 scalars[f"{idx}.{key}"] = value
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.gen"] = gen.get_state()
+    device = _device_of(model)
+    if device.type == "cuda":  # dropout on the GPU draws from the device's own generator
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     tensors |= {f"extra.{k}": v.detach().cpu().contiguous() for k, v in extra.items()}
     meta = meta | {
         "opt_groups": opt_state["param_groups"],
@@ -75,4 +79,12 @@ def restore(tensors: dict, meta: dict, model, opt, sched, gen: torch.Generator, 
         sched.load_state_dict(meta["sched"])
     torch.set_rng_state(tensors["rng.torch"])
     gen.set_state(tensors["rng.gen"])
+    device = _device_of(model)
+    if "rng.cuda" in tensors and device.type == "cuda":  # a CPU checkpoint resumed on CUDA has none to restore
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
     return {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
+
+
+def _device_of(model) -> torch.device:
+    """The device the model's weights live on (the CPU for a model without parameters)."""
+    return next(model.parameters(), torch.empty(0)).device

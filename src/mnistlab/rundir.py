@@ -154,13 +154,14 @@ def load_model(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
 
 
 class RunLog:
-    """Prints a line and appends it to log.txt."""
+    """Prints a line and appends it to log.txt (path None: prints only)."""
 
-    def __init__(self, path: Path, quiet: bool = False):
+    def __init__(self, path: Path | None, quiet: bool = False):
         self.path, self.quiet = path, quiet
 
     def __call__(self, line: str = "") -> None:
         if not self.quiet:
             print(line, flush=True)
-        with open(self.path, "a") as f:
-            f.write(line + "\n")
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(line + "\n")

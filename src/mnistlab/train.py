@@ -4,7 +4,9 @@ An epoch is: for each batch: slice, augment, normalise, forward, backward, step 
 -> evaluate -> metrics row, weights, resumable checkpoint, the epoch line. Nothing inside the step
 syncs with the host: loss, correct counts and the first non-finite step accumulate on the device and are
 read every 50 steps (and for the progress bar). Ctrl-C / SIGTERM finish the current step, save a
-mid-epoch checkpoint and exit 130 / 143; `--resume` continues bit-identically on the CPU.
+mid-epoch checkpoint and exit 130 / 143; `--resume` continues bit-identically on the CPU. On CUDA the
+checkpoint carries the device's generator too (dropout draws there), but cuDNN's kernels are not asked to be
+deterministic, so a resumed GPU run is not promised bit for bit.
 """
 
 import math
@@ -134,7 +136,10 @@ def train(
     if resume:
         mid = ckpt.restore(saved, meta, model, opt, sched, gen, ema and ema.model)
         metrics, step, first_epoch = meta["metrics"], meta["step"], meta["epoch"]
-        log(f"Resumed {run_dir} at epoch {first_epoch}, step {step}")
+        if first_epoch > epochs:  # a finished run, read back (repeat --resume): its log.txt stays as it was
+            log = RunLog(None, quiet)
+        else:
+            log(f"Resumed {run_dir} at epoch {first_epoch}, step {step}")
     else:
         write_json(
             run_dir / "config.json", {**cfg.to_dict(), "library": library_versions(), "git_commit": git_commit()}
