@@ -25,6 +25,10 @@ def test_bench_fields_are_consistent(tiny_data):
     assert (r.peak_gflops, r.peak_formula) == peak_gflops(1)
     assert r.peak_formula.startswith("1 cores x ")
     assert r.mnistlab_replicas == 1  # one thread: no second replica
+    assert r.mnistlab_fast_dropout is False  # mnist-5k has no dropout: the lever changes nothing there
+    kw = {"steps": 2, "data_dir": str(tiny_data), "dataset": "custom", "threads": 1}
+    assert bench("ref1", **kw).mnistlab_fast_dropout is True
+    assert bench("ref1", **kw, fast_dropout=False).mnistlab_fast_dropout is False
     assert (
         bench("mnist-5k", steps=2, data_dir=str(tiny_data), dataset="custom", threads=1, replicas=2).mnistlab_replicas
         == 2

@@ -48,6 +48,8 @@ class BenchResult:
     mnistlab_share_of_peak: float
     cpu: str
     device: str = "cpu"  # both sides train there; the notebook side moves each batch to it as the notebooks do
+    mnistlab_fast_dropout: bool = False  # dropout.py's cheaper masks on mnistlab's side (nn.Dropout's on the other);
+    # false for a model without dropout, where the lever changes nothing
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -142,6 +144,10 @@ def gpu_peak_gflops(device: torch.device) -> tuple[float, str]:
     return peak, f"{props.multi_processor_count} SMs x {lanes} fp32 lanes x 2 FLOPs x {clock:.2f} GHz"
 
 
+def has_dropout(model) -> bool:
+    return any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules())
+
+
 def bench(
     model_name: str = "ref1",
     steps: int = 200,
@@ -150,6 +156,7 @@ def bench(
     threads: int = 0,
     replicas: int | None = None,
     device: str = "cpu",
+    fast_dropout: bool = True,
 ) -> BenchResult:
     dev = resolve_device(device)  # an unavailable device fails before any timing
     threads = set_threads(threads)
@@ -165,7 +172,7 @@ def bench(
     # Replicas are a CPU lever: on a GPU one copy of the model already has the whole device.
     replicas = (2 if threads >= 2 and dev.type == "cpu" else 1) if replicas is None else replicas
     overrides = {"max_steps": steps, "threads": threads, "dataset": dataset, "batch_size": 128, "amp": True,
-                 "replicas": replicas, "teacher": "", "device": dev.type}  # fmt: skip
+                 "replicas": replicas, "teacher": "", "device": dev.type, "fast_dropout": fast_dropout}  # fmt: skip
     cfg = load_config(model_entry(model_name).config, overrides)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -180,6 +187,7 @@ def bench(
         threads=threads,
         mnistlab_bf16=native_bf16(dev),  # cfg.amp is on
         mnistlab_replicas=replicas,
+        mnistlab_fast_dropout=fast_dropout and has_dropout(create_model(cfg.model, **cfg.model_kwargs)),  # as trained
         notebook_s_per_step=t_nb / steps,
         mnistlab_s_per_step=t_ml / steps,
         speedup=t_nb / t_ml,

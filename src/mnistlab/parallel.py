@@ -20,11 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import nn
 
+from .dropout import FastDropout, fast_dropout
+
 
 def _seeded_dropout(module: nn.Dropout, gen: torch.Generator):
     def forward(x):  # the same as F.dropout, but from this replica's generator
         if not module.training or module.p == 0:
             return x
+        if isinstance(module, FastDropout):  # fast_dropout = true: its cheaper mask, from this generator
+            return fast_dropout(x, module.p, gen)
         keep = torch.empty_like(x).bernoulli_(1 - module.p, generator=gen)  # as ATen's dropout: 2 passes
         return x * keep.div_(1 - module.p)
 

@@ -25,6 +25,7 @@ from . import data as data_mod
 from .augment import plan_batch
 from .config import RUN_ONLY_KEYS, TrainConfig, from_dict
 from .distill import distill_loss, load_teacher
+from .dropout import use_fast_dropout
 from .errors import MnistlabError
 from .evaluate import evaluate
 from .models import count_params, create_model, resolved_kwargs
@@ -116,6 +117,8 @@ def train(
     train_split, val_split = data_mod.carve_validation(train_split, cfg.val_size)
     train_split, val_split, test_split = train_split.to(device), val_split.to(device), test_split.to(device)
     model = create_model(cfg.model, **cfg.model_kwargs).to(device)
+    if cfg.fast_dropout:
+        use_fast_dropout(model)  # no parameters change: the weights and model.json are the same
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     forward = torch.compile(model) if cfg.compile else model  # eval uses the eager model: no recompiles
@@ -154,6 +157,7 @@ def train(
             f"Python {platform.python_version()}, torch {torch.__version__}, device {device}, threads {threads}"
             f"{' x 2 replicas' if cfg.replicas == 2 else ''}, "
             f"channels_last {cfg.channels_last}, compile {cfg.compile}, bf16 autocast {use_amp}"
+            f"{', fast dropout masks' if cfg.fast_dropout else ''}"
         )
         log(f"Data: {cfg.dataset} train {n} / val {len(val_split)} / test {len(test_split)}"
             f"{' (held back)' if cfg.hold_test else ''}, "

@@ -12,6 +12,8 @@ def add(sub):
                    help="mnistlab side: model replicas, one thread each (default: 2 on 2+ threads)")  # fmt: skip
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"),
                    help="where both sides train (default cpu); the notebook side sends each batch there")  # fmt: skip
+    p.add_argument("--plain-dropout", action="store_true",
+                   help="mnistlab side: nn.Dropout's masks instead of the cheaper fast_dropout ones")  # fmt: skip
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--json", action="store_true")
@@ -23,7 +25,7 @@ def run(ns):
 
     if ns.steps < 1:
         raise MnistlabError("--steps must be >= 1")
-    r = bench(ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas, ns.device)
+    r = bench(ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas, ns.device, not ns.plain_dropout)
     if ns.json:
         print(json.dumps(r.to_dict(), indent=2))
         return
@@ -34,5 +36,6 @@ def run(ns):
         f"  mnistlab trainer   {r.mnistlab_s_per_step * 1000:8.1f} ms/step  {r.mnistlab_gflops:6.2f} GFLOP/s "
         f"({100 * r.mnistlab_share_of_peak:.1f}% of peak){', bf16 autocast' if r.mnistlab_bf16 else ''}"
         f"{', 2 replicas x 1 thread' if r.mnistlab_replicas == 2 else ''}"
+        f"{', fast dropout masks' if r.mnistlab_fast_dropout else ''}"
     )
     print(f"  speed-up {r.speedup:.2f}x; peak {r.peak_gflops:.0f} GFLOP/s = {r.peak_formula}")
