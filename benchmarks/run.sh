@@ -14,6 +14,8 @@ mnistlab bench --model ref1 --steps 200 --json > $B/ref1.json
 mnistlab bench --model mnist-8k --steps 200 --json > $B/mnist-8k.json
 mnistlab bench --model ref1 --steps 200 --replicas 1 --json > $B/ref1-replicas1.json
 mnistlab bench --model mnist-8k --steps 200 --replicas 1 --json > $B/mnist-8k-replicas1.json
+# ref1 has dropout: bench's mnistlab side draws its masks with fast_dropout (dropout.py); this is nn.Dropout's.
+mnistlab bench --model ref1 --steps 200 --plain-dropout --json > $B/ref1-plain-dropout.json
 # A full 15-epoch mnist-8k run with a test evaluation after every epoch, timed as a whole process:
 # the preset (fp32, as the results/ runs), bf16 autocast, and each with two replicas (parallel.py).
 for v in $FULL; do
