@@ -31,6 +31,7 @@ def test_mask_follows_the_layout_and_scales_what_it_keeps():
     y.sum().backward()
     assert torch.allclose(x.grad, kept.float() / 0.8)  # the gradient flows through kept entries only
     assert 0.75 < kept.float().mean() < 0.85
+    assert torch.equal(fast_dropout(x, 1.0), torch.zeros_like(x))  # p = 1 drops all, as F.dropout
 
 
 def test_use_fast_dropout_swaps_every_dropout_and_keeps_the_weights():

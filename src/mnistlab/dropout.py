@@ -31,6 +31,8 @@ def keep_mask(x: torch.Tensor, p: float, generator: torch.Generator | None = Non
 
 def fast_dropout(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """F.dropout(x, p, training=True) with keep_mask's mask: kept values scaled by 1 / (1 - p)."""
+    if p >= 1:  # as F.dropout: everything dropped (and no 1 / 0)
+        return x * 0
     return torch.where(keep_mask(x, p, generator), x, 0.0).mul_(1 / (1 - p))
 
 
