@@ -19,11 +19,11 @@ from .family import SweepNet
 from .registry import register
 
 
-def _block(cin: int, cout: int, k: int, dropout: float, pad: int = 0, sep: bool = False) -> list[nn.Module]:
+def _block(cin: int, cout: int, k: int, dropout: float, pad: int = 0, sep=False, stride=1) -> list[nn.Module]:
     if sep:  # Xception-style separable conv: depthwise kxk (k*k*cin params) then pointwise 1x1 (cin*cout)
         conv = [nn.Conv2d(cin, cin, k, padding=pad, groups=cin, bias=False), nn.Conv2d(cin, cout, 1, bias=False)]
     else:
-        conv = [nn.Conv2d(cin, cout, k, padding=pad, bias=False)]
+        conv = [nn.Conv2d(cin, cout, k, stride=stride, padding=pad, bias=False)]
     layers = [*conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
     return layers + ([nn.Dropout(dropout)] if dropout else [])
 
@@ -42,21 +42,24 @@ class _Tied(nn.Module):
 class CompactNet(nn.Module):
     def __init__(
         self, stem=(8, 16), trans=8, body=(16, 16, 16), dropout=0.05, padded: int = 0, sep=False, shared=False,
-        num_classes=10,
+        stem_kernel: int = 3, stem_stride: int = 1, pool: bool = True, num_classes=10,
     ):  # fmt: skip
         """padded: how many body convs (from the first) keep 12x12 with padding 1, for more FLOPs per parameter.
         sep: separable body convs (~6x fewer parameters per layer at these widths, so a wider body fits).
-        shared: body convs 2.. reuse one w x w weight (needs equal widths after the first)."""
+        shared: body convs 2.. reuse one w x w weight (needs equal widths after the first).
+        stem_kernel, stem_stride: the first stem conv's kernel and stride; pool: max-pool after the stem.
+        E.g. stem=(16,), stem_kernel=4, stem_stride=2, pool=False downsamples at once: (B,16,13,13)."""
         super().__init__()
         # Every constructor argument, resolved: model.json stores these, so a run folder still loads after
         # a registered size changes its defaults (registry.resolved_kwargs).
         self.init_kwargs = {"stem": list(stem), "trans": trans, "body": list(body), "dropout": dropout,
-                            "padded": padded, "sep": sep, "shared": shared, "num_classes": num_classes}  # fmt: skip
+                            "padded": padded, "sep": sep, "shared": shared, "stem_kernel": stem_kernel,
+                            "stem_stride": stem_stride, "pool": pool, "num_classes": num_classes}  # fmt: skip
         layers, c = [], 1
-        for w in stem:  # no dropout at full resolution: its mask cost ~25% of a training step here
-            layers += _block(c, w, 3, 0.0)
+        for i, w in enumerate(stem):  # no dropout at full resolution: its mask cost ~25% of a training step here
+            layers += _block(c, w, stem_kernel if i == 0 else 3, 0.0, stride=stem_stride if i == 0 else 1)
             c = w
-        layers += [nn.MaxPool2d(2), *_block(c, trans, 1, 0.0)]
+        layers += [nn.MaxPool2d(2)] * pool + _block(c, trans, 1, 0.0)
         c = trans
         if shared and (sep or len(set(body[1:])) != 1 or body[1] != body[0]):
             raise ValueError("shared=True needs a dense body of at least two equal widths, e.g. body=(22, 22, 22)")
