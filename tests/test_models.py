@@ -102,3 +102,17 @@ def test_resolved_kwargs_rebuild_the_same_network(name):
     again = create_model(name, **resolved_kwargs(model, {}))
     shapes = lambda m: {k: v.shape for k, v in m.state_dict().items()}  # noqa: E731
     assert shapes(again) == shapes(model)
+
+
+def test_compactnet_patch_stem_downsamples_at_once():
+    # stem_kernel=4, stem_stride=2, pool=False: (B,1,28,28) -> (B,16,13,13), no full-resolution map; the
+    # separable body then takes 13 -> 11 -> 9 -> 7 -> 5. The first conv holds 16*4*4 weights.
+    from mnistlab.models.frontier import CompactNet
+
+    net = CompactNet(stem=(16,), trans=16, body=(24, 32, 40, 48), sep=True, stem_kernel=4, stem_stride=2, pool=False)
+    assert count_params(net) == 6_704 and net.features[0].weight.shape == (16, 1, 4, 4)
+    assert net.features[:3](torch.zeros(2, 1, 28, 28)).shape == (2, 16, 13, 13)
+    assert net.features(torch.zeros(2, 1, 28, 28)).shape == (2, 48, 5, 5)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in net.modules())
+    # the defaults are the old stem (two 3x3 convs, then the max-pool): older model.json files load unchanged
+    assert count_params(CompactNet(stem_kernel=3, stem_stride=1, pool=True)) == count_params(CompactNet())
