@@ -11,7 +11,6 @@ deterministic, so a resumed GPU run is not promised bit for bit.
 
 import math
 import platform
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -32,36 +31,10 @@ from .models import count_params, create_model, resolved_kwargs
 from .optim import EMA, make_optimizer, make_scheduler
 from .parallel import ReplicaPair
 from .rundir import RunLog, git_commit, new_run_dir, read_json, save_weights, write_json, write_metrics
+from .stops import StopFlag, check_finite, interrupted
 from .system import library_versions, native_bf16, resolve_device, set_threads
 
 SYNC_EVERY = 50  # steps between host reads of the non-finite-loss flag
-
-
-class Interrupted(MnistlabError):
-    """Stopped by a signal after saving a checkpoint; exit 130 (SIGINT) or 143 (SIGTERM)."""
-
-
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag the loop reads between steps, so a step is never cut in half."""
-
-    def __init__(self):
-        self.signum = 0
-        self._old = {}
-
-    def __enter__(self):
-        for s in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[s] = signal.signal(s, self._set)
-            except ValueError:  # not the main thread: signals stay with whoever owns them
-                pass
-        return self
-
-    def _set(self, signum, frame):
-        self.signum = signum
-
-    def __exit__(self, *exc):
-        for s, h in self._old.items():
-            signal.signal(s, h)
 
 
 @dataclass
@@ -184,7 +157,7 @@ def train(
         meta = {"epoch": epoch, "step": step, "metrics": metrics}
         ckpt.save_checkpoint(run_dir, model, opt, sched, gen, meta, extra, ema and ema.model)
 
-    with _StopFlag() as stop:
+    with StopFlag() as stop:
         for epoch in range(first_epoch, epochs + 1):
             t0 = time.perf_counter()
             model.train()
@@ -206,7 +179,7 @@ def train(
                              "lr": torch.tensor(lr, dtype=torch.float64),
                              "elapsed": torch.tensor(time.perf_counter() - t0, dtype=torch.float64)}  # fmt: skip
                     save(epoch, extra)
-                    _interrupted(stop.signum, run_dir, epoch, step)
+                    interrupted(stop.signum, run_dir, epoch, step)
                 idx = perm[i * bs : (i + 1) * bs]
                 y = train_split.labels[idx]
                 augmenting = epoch <= epochs - cfg.clean_epochs
@@ -252,7 +225,7 @@ def train(
                 loss_sum += loss * len(y)
                 correct += (out.detach().argmax(1) == y).sum()
                 if (i + 1) % SYNC_EVERY == 0 or i == steps - 1:
-                    _check_finite(int(bad_step), run_dir, epoch, metrics)
+                    check_finite(int(bad_step), run_dir, epoch, metrics)
                 if bar is not None:
                     bar.update(1)
                     if i % 25 == 0 or i == steps - 1:
@@ -288,7 +261,7 @@ def train(
             if on_epoch is not None:
                 on_epoch(row)
             if stop.signum and epoch < epochs:
-                _interrupted(stop.signum, run_dir, epoch + 1, step)
+                interrupted(stop.signum, run_dir, epoch + 1, step)
     if pair is not None:
         pair.close()
     total = sum(r["seconds"] for r in metrics)
@@ -315,25 +288,6 @@ def _inputs(images: torch.Tensor, plan, mean: float, std: float, channels_last: 
         return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
     return prepare
-
-
-def _interrupted(signum: int, run_dir: Path, epoch: int, step: int):
-    code = 130 if signum == signal.SIGINT else 143
-    raise Interrupted(
-        f"interrupted by {signal.Signals(signum).name} in epoch {epoch} after step {step}; checkpoint saved. "
-        f"Resume with: mnistlab train --resume {run_dir}",
-        exit_code=code,
-    )
-
-
-def _check_finite(bad_step: int, run_dir: Path, epoch: int, metrics: list):
-    if bad_step:
-        kept = f"the checkpoint of epoch {metrics[-1]['epoch']} is kept" if metrics else "no epoch had finished"
-        raise MnistlabError(
-            f"loss became non-finite at step {bad_step} (epoch {epoch}); training stopped, {kept} in {run_dir}; "
-            "lower the lr",
-            exit_code=3,
-        )
 
 
 def _bar(total: int, epoch: int, start: int):
