@@ -7,25 +7,15 @@ stem and no full-resolution map:
       'mnist-8k:{"dropout": 0, "stem": [16], "stem_kernel": 4, "stem_stride": 2, "pool": false}'
 """
 
-import json
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
-
-from mnistlab import create_model
+from specs import batch, make
 
 torch.set_num_threads(int(sys.argv[1]))
-x = torch.randn(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)  # (B, 1, 28, 28)
-y = torch.randint(0, 10, (128,))
-
-
-def make(spec):
-    name, _, kwargs = spec.partition(":")
-    torch.manual_seed(0)
-    m = create_model(name, **json.loads(kwargs or "{}")).to(memory_format=torch.channels_last)
-    return m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+x, y = batch(128)  # x (B, 1, 28, 28)
 
 
 nets = {spec: make(spec) for spec in sys.argv[2:]}
