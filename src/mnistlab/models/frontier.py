@@ -42,24 +42,34 @@ class _Tied(nn.Module):
 class CompactNet(nn.Module):
     def __init__(
         self, stem=(8, 16), trans=8, body=(16, 16, 16), dropout=0.05, padded: int = 0, sep=False, shared=False,
-        stem_kernel: int = 3, stem_stride: int = 1, pool: bool = True, num_classes=10,
+        stem_kernel: int = 3, stem_stride: int | list[int] = 1, pool: bool = True, pool_after: int = -1,
+        num_classes=10,
     ):  # fmt: skip
         """padded: how many body convs (from the first) keep 12x12 with padding 1, for more FLOPs per parameter.
         sep: separable body convs (~6x fewer parameters per layer at these widths, so a wider body fits).
         shared: body convs 2.. reuse one w x w weight (needs equal widths after the first).
-        stem_kernel, stem_stride: the first stem conv's kernel and stride; pool: max-pool after the stem.
-        E.g. stem=(16,), stem_kernel=4, stem_stride=2, pool=False downsamples at once: (B,16,13,13)."""
+        stem_kernel: the first stem conv's kernel. stem_stride: the first stem conv's stride, or one per stem conv.
+        pool: a 2x2 max-pool in the stem, after stem conv `pool_after` (-1: the last).
+        E.g. stem=(16,), stem_kernel=4, stem_stride=2, pool=False downsamples at once: (B,16,13,13);
+        stem=(8, 16), stem_stride=[1, 2], pool=False: (B,8,26,26) -> (B,16,12,12), no max-pool."""
         super().__init__()
         # Every constructor argument, resolved: model.json stores these, so a run folder still loads after
         # a registered size changes its defaults (registry.resolved_kwargs).
         self.init_kwargs = {"stem": list(stem), "trans": trans, "body": list(body), "dropout": dropout,
                             "padded": padded, "sep": sep, "shared": shared, "stem_kernel": stem_kernel,
-                            "stem_stride": stem_stride, "pool": pool, "num_classes": num_classes}  # fmt: skip
+                            "stem_stride": stem_stride, "pool": pool, "pool_after": pool_after,
+                            "num_classes": num_classes}  # fmt: skip
+        strides = list(stem_stride) if isinstance(stem_stride, list | tuple) else [stem_stride] + [1] * (len(stem) - 1)
+        if len(strides) != len(stem) or not -len(stem) <= pool_after < len(stem):
+            raise ValueError(
+                f"stem_stride needs one stride per stem conv and pool_after an index into stem {list(stem)}"
+            )
         layers, c = [], 1
         for i, w in enumerate(stem):  # no dropout at full resolution: its mask cost ~25% of a training step here
-            layers += _block(c, w, stem_kernel if i == 0 else 3, 0.0, stride=stem_stride if i == 0 else 1)
+            layers += _block(c, w, stem_kernel if i == 0 else 3, 0.0, stride=strides[i])
+            layers += [nn.MaxPool2d(2)] * (pool and i == pool_after % len(stem))
             c = w
-        layers += [nn.MaxPool2d(2)] * pool + _block(c, trans, 1, 0.0)
+        layers += _block(c, trans, 1, 0.0)
         c = trans
         if shared and (sep or len(set(body[1:])) != 1 or body[1] != body[0]):
             raise ValueError("shared=True needs a dense body of at least two equal widths, e.g. body=(22, 22, 22)")
