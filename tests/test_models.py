@@ -116,3 +116,22 @@ def test_compactnet_patch_stem_downsamples_at_once():
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in net.modules())
     # the defaults are the old stem (two 3x3 convs, then the max-pool): older model.json files load unchanged
     assert count_params(CompactNet(stem_kernel=3, stem_stride=1, pool=True)) == count_params(CompactNet())
+
+
+@pytest.mark.parametrize(
+    "kwargs, side",
+    [({"stem_stride": [1, 2], "pool": False}, 12), ({"pool_after": 0}, 11), ({"pool_after": -1}, 12)],
+)
+def test_compactnet_stem_downsamples_where_asked(kwargs, side):
+    # stem 8-16 keeps its 7,688 params wherever it downsamples: a stride-2 second conv (26 -> 12, no pool) or
+    # the max-pool after the first conv (26 -> 13 -> 11); the 1x1 then sees (B, 16, side, side).
+    net = create_model("mnist-8k", **kwargs)
+    assert count_params(net) == 7_688
+    trans = [i for i, m in enumerate(net.features) if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1)][0]
+    assert net.features[:trans](torch.zeros(2, 1, 28, 28)).shape == (2, 16, side, side)
+
+
+@pytest.mark.parametrize("kwargs", [{"stem_stride": [1, 2, 2]}, {"pool_after": 2}])
+def test_compactnet_refuses_a_stem_it_cannot_build(kwargs):
+    with pytest.raises(MnistlabError, match="stem_stride needs one stride per stem conv"):
+        create_model("mnist-8k", **kwargs)
