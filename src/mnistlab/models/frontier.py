@@ -3,7 +3,7 @@
 CompactNet spends its few full-resolution FLOPs on a two-conv stem, pools once, squeezes with a 1x1
 transition and finishes with valid 3x3 convs, GAP and a 1x1 head:
 
-    (B,1,28,28) -stem 3x3-> (B,s0,26,26) -3x3-> (B,s1,24,24) -pool-> (B,s1,12,12) -1x1-> (B,t,12,12)
+    (B,1,28,28) -stem 3x3-> (B,s0,26,26) -3x3, BN-> (B,s1,24,24) -pool, ReLU-> (B,s1,12,12) -1x1-> (B,t,12,12)
     -3x3-> (B,b0,10,10) -3x3-> (B,b1,8,8) -3x3-> (B,b2,6,6) -GAP-> (B,b2) -1x1-> (B,10)
 
 Receptive field 2 + 2 + 1 (pool) then +4 per body conv: 5, 6, then 14, 18, 22 px with three body convs.
