@@ -8,29 +8,16 @@ stem and no full-resolution map:
 """
 
 import sys
-import time
 
 import torch
-import torch.nn.functional as F
-from specs import batch, make
+from specs import batch, interleaved_ms, make
 
 torch.set_num_threads(int(sys.argv[1]))
 x, y = batch(128)  # x (B, 1, 28, 28)
 
 
 nets = {spec: make(spec) for spec in sys.argv[2:]}
-total = dict.fromkeys(nets, 0.0)
-for rep in range(11):  # rep 0 warms up and is not counted; interleaving spreads the machine's noise evenly
-    for spec, (m, opt) in nets.items():
-        t = time.perf_counter()
-        for _ in range(10):
-            loss = F.cross_entropy(m(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        total[spec] += (time.perf_counter() - t) * (rep > 0)
-first = total[sys.argv[2]]
+ms = interleaved_ms(nets, x, y)  # interleaving spreads the machine's noise evenly
 for spec, (m, _) in nets.items():
     params = sum(p.numel() for p in m.parameters())
-    ms = 1000 * total[spec] / 100
-    print(f"{ms:6.2f} ms/step  {first / total[spec]:.2f}x  {params:6d} params  {spec}", flush=True)
+    print(f"{ms[spec]:6.2f} ms/step  {ms[sys.argv[2]] / ms[spec]:.2f}x  {params:6d} params  {spec}", flush=True)

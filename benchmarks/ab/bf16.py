@@ -6,29 +6,15 @@ A MODEL may carry constructor kwargs as JSON after a colon, e.g. the dense body 
 """
 
 import sys
-import time
 
 import torch
-import torch.nn.functional as F
-from specs import batch, make
+from specs import batch, interleaved_ms, make
 
 torch.set_num_threads(int(sys.argv[1]))
 x, y = batch(128)  # x (B, 1, 28, 28)
 
 
 for name in sys.argv[2:]:
-    variants = {"fp32": make(name), "bf16": make(name)}
-    total = dict.fromkeys(variants, 0.0)
-    for rep in range(7):  # rep 0 warms up and is not counted
-        for k, (m, opt) in variants.items():
-            t = time.perf_counter()
-            for _ in range(10):
-                with torch.autocast("cpu", torch.bfloat16, enabled=k == "bf16"):
-                    out = m(x)
-                loss = F.cross_entropy(out.float(), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            total[k] += (time.perf_counter() - t) * (rep > 0)
-    fp32, bf16 = (1000 * total[k] / 60 for k in ("fp32", "bf16"))
+    ms = interleaved_ms({"fp32": make(name), "bf16": make(name)}, x, y, rounds=6, bf16=("bf16",))
+    fp32, bf16 = ms["fp32"], ms["bf16"]
     print(f"{name:10s} fp32 {fp32:6.2f} ms/step  bf16 {bf16:6.2f} ms/step  fp32/bf16 {fp32 / bf16:.2f}x", flush=True)

@@ -7,11 +7,9 @@ python benchmarks/ab/pool_relu.py THREADS [MODEL ...]   (default mnist-8k; ms/st
 
 import copy
 import sys
-import time
 
 import torch
-import torch.nn.functional as F
-from specs import batch, make
+from specs import batch, interleaved_ms, make
 
 torch.set_num_threads(int(sys.argv[1]))
 x, y = batch(128)  # x (B, 1, 28, 28)
@@ -30,18 +28,7 @@ def relu_then_pool(model):
 for name in sys.argv[2:] or ["mnist-8k"]:
     now, _ = make(name + ':{"dropout": 0}')
     before = relu_then_pool(now)
-    nets = {
-        k: (m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)) for k, m in [("before", before), ("now", now)]
-    }
-    total = dict.fromkeys(nets, 0.0)
-    for rep in range(11):  # rep 0 warms up and is not counted
-        for k, (m, opt) in nets.items():
-            t = time.perf_counter()
-            for _ in range(10):
-                loss = F.cross_entropy(m(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            total[k] += (time.perf_counter() - t) * (rep > 0)
-    a, b = (1000 * total[k] / 100 for k in ("before", "now"))
+    opt = lambda m: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)  # noqa: E731
+    ms = interleaved_ms({"before": (before, opt(before)), "now": (now, opt(now))}, x, y)
+    a, b = ms["before"], ms["now"]
     print(f"{name:9s} relu->pool {a:6.2f} ms/step  pool->relu {b:6.2f} ms/step  {a / b:.3f}x", flush=True)

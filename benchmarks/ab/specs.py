@@ -6,8 +6,10 @@ A spec is a registered name, optionally with constructor kwargs as JSON after a 
 """
 
 import json
+import time
 
 import torch
+import torch.nn.functional as F
 
 from mnistlab import create_model
 
@@ -23,3 +25,22 @@ def make(spec: str):
 def batch(b: int = 128):
     """x (B, 1, 28, 28) channels_last, y (B,)."""
     return torch.randn(b, 1, 28, 28).contiguous(memory_format=torch.channels_last), torch.randint(0, 10, (b,))
+
+
+def interleaved_ms(nets: dict, x, y, rounds: int = 10, steps: int = 10, bf16=()) -> dict:
+    """ms per training step of each {key: (model, optimizer)} on batch (x, y): `rounds` rounds of `steps`
+    steps, the nets taking turns within a round so the machine's noise falls on all alike; one warm-up round
+    is not counted. Keys in `bf16` run their forward under CPU bf16 autocast."""
+    total = dict.fromkeys(nets, 0.0)
+    for rnd in range(rounds + 1):
+        for k, (m, opt) in nets.items():
+            t = time.perf_counter()
+            for _ in range(steps):
+                with torch.autocast("cpu", torch.bfloat16, enabled=k in bf16):
+                    out = m(x)
+                loss = F.cross_entropy(out.float(), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            total[k] += (time.perf_counter() - t) * (rnd > 0)
+    return {k: 1000 * v / (rounds * steps) for k, v in total.items()}
