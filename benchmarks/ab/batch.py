@@ -9,18 +9,12 @@ import time
 
 import torch
 import torch.nn.functional as F
-
-from mnistlab import create_model
+from specs import batch, make
 
 torch.set_num_threads(int(sys.argv[1]))
 name = sys.argv[2] if len(sys.argv) > 2 else "mnist-8k"
 IMAGES = 1280
-nets = {}
-for b in (128, 256, 512):
-    torch.manual_seed(0)
-    m = create_model(name).to(memory_format=torch.channels_last)
-    x = torch.randn(b, 1, 28, 28).contiguous(memory_format=torch.channels_last)  # (B, 1, 28, 28)
-    nets[b] = (m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9), x, torch.randint(0, 10, (b,)))
+nets = {b: (*make(name), *batch(b)) for b in (128, 256, 512)}  # each: model, optimizer, x (B, 1, 28, 28), y
 total = dict.fromkeys(nets, 0.0)
 for rep in range(6):  # rep 0 warms up and is not counted
     for b, (m, opt, x, y) in nets.items():

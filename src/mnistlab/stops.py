@@ -2,7 +2,7 @@
 
 SIGINT/SIGTERM only set a flag (StopFlag); the trainer reads it between steps, saves a mid-epoch checkpoint
 and raises Interrupted (exit 130 / 143) with the command that resumes. A non-finite loss, read every
-the trainer's SYNC_EVERY steps, stops the run with exit 3 and keeps the last finished epoch's checkpoint.
+SYNC_EVERY steps (train.py), stops the run with exit 3 and keeps the last finished epoch's checkpoint.
 """
 
 import signal
