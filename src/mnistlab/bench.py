@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from . import data as data_mod
 from .config import load_config
 from .models import create_model, model_entry
+from .models.source import parse_ref
 from .summary import summarize
 from .system import cpu_flags, cpu_name, native_bf16, resolve_device, set_threads
 from .train import train
@@ -157,7 +158,10 @@ def bench(
     replicas: int | None = None,
     device: str = "cpu",
     fast_dropout: bool = True,
+    config: str | None = None,
 ) -> BenchResult:
+    """`model_name`: a registered name or FILE.py:Name; `config`: the mnistlab side's recipe (default: the
+    registered model's preset; for your own network the notebooks' recipe, ref3)."""
     dev = resolve_device(device)  # an unavailable device fails before any timing
     threads = set_threads(threads)
     spec = data_mod.get_spec(dataset)
@@ -173,7 +177,10 @@ def bench(
     replicas = (2 if threads >= 2 and dev.type == "cpu" else 1) if replicas is None else replicas
     overrides = {"max_steps": steps, "threads": threads, "dataset": dataset, "batch_size": 128, "amp": True,
                  "replicas": replicas, "teacher": "", "device": dev.type, "fast_dropout": fast_dropout}  # fmt: skip
-    cfg = load_config(model_entry(model_name).config, overrides)
+    own = parse_ref(model_name).kind != "registry"
+    if own:  # the preset's network is replaced by the user's: its model_kwargs belong to the preset's network
+        overrides |= {"model": model_name, "model_kwargs": {}}
+    cfg = load_config(config or ("ref3" if own else model_entry(model_name).config), overrides)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         train(cfg, out=Path(tmp) / "run", data_dir=data_dir, quiet=True, progress=False)

@@ -15,7 +15,8 @@ from .config import BudgetConfig, from_dict
 from .errors import MnistlabError
 from .summary import Layer, summarize
 
-COMPONENTS = ("batchnorm", "dropout", "gap")
+# gap_or_fc: the checklist as the notebooks state it ("a fully connected layer, and GAP"): either head passes
+COMPONENTS = ("batchnorm", "dropout", "gap", "gap_or_fc")
 _AVERAGES = ("AdaptiveAvgPool2d", "AvgPool2d", "F.avg_pool2d", "F.adaptive_avg_pool2d", "Tensor.mean", "torch.mean")
 
 
@@ -47,6 +48,16 @@ class Verdict:
     def passed(self) -> bool:
         """Every rule that applies passed (n/a rules neither pass nor fail)."""
         return all(r.status != "FAIL" for r in self.rules)
+
+    def __str__(self) -> str:
+        return "\n".join(verdict_lines(self))
+
+    def _repr_html_(self) -> str:
+        from .display import html_lines, html_table
+
+        lines = verdict_lines(self)
+        rows = [[r.rule, *r.shown(), r.status, r.detail] for r in self.rules]
+        return html_table(rows, ["rule", "value", "limit", "result", ""], caption=lines[0]) + html_lines(lines[-1:])
 
     def to_dict(self) -> dict:
         return {
@@ -94,6 +105,9 @@ def components(model: nn.Module, layers: list[Layer]) -> dict[str, list[str]]:
         one_out = len(layer.output_shape) == 2 or layer.output_shape[-2:] == [1, 1]
         if layer.type in _AVERAGES and spatial_in and one_out:
             found["gap"].append(layer.name)
+        if isinstance(mod, nn.Linear) or layer.type == "F.linear":
+            found["gap_or_fc"].append(layer.name)
+    found["gap_or_fc"] = found["gap"] + found["gap_or_fc"]
     return found
 
 
@@ -120,24 +134,30 @@ def _accuracy_rules(metrics: list[dict], budget: BudgetConfig) -> list[Rule]:
     return rules + [_at_least("consistency", worst, budget.min_acc, detail)]
 
 
-def check(target: str, budget: BudgetConfig | None = None) -> Verdict:
-    """Judge a run directory or a registered model name against `budget` (default: resolve_budget)."""
+def check(target, budget: BudgetConfig | None = None, model=None, trust_code: bool = False) -> Verdict:
+    """Judge a run directory, a model reference (a registered name, FILE.py:Name, package.module:Name) or an
+    nn.Module against `budget` (default: resolve_budget). A bare network is judged on the exercise's
+    checklist (parameters, BatchNorm, Dropout, GAP); epochs and accuracy need a run. `model`: the run's
+    network, given, so that its code is not executed again (a run of user code needs it or `trust_code`)."""
     from .models import count_params, create_model, list_models
+    from .models.provenance import build_from_meta
+    from .models.source import parse_ref
     from .rundir import read_json, read_metrics
 
-    budget = budget or resolve_budget(target)
+    if isinstance(target, nn.Module):
+        model, target = target, type(target).__name__
+    budget = budget or resolve_budget(str(target))
     path = Path(target)
-    is_run = (path / "model.json").is_file()
-    if is_run:
+    input_shape, metrics = [1, 28, 28], None
+    if model is None and (path / "model.json").is_file():
         meta = read_json(path / "model.json")
-        if "name" not in meta:
-            raise MnistlabError(f"{path / 'model.json'}: no 'name' field")
-        model = create_model(meta["name"], **meta.get("kwargs", {}))  # structure only: no weights needed
+        model = build_from_meta(path, meta, trust_code)  # structure only: no weights needed
         input_shape = meta.get("input_shape", [1, 28, 28])
+    if (path / "model.json").is_file():
         metrics = read_metrics(path)
-    elif target in list_models():
-        model, input_shape, metrics = create_model(target), [1, 28, 28], None
-    else:
+    elif model is None and (target in list_models() or parse_ref(target).kind != "registry"):
+        model = create_model(target)
+    elif model is None:
         raise MnistlabError(
             f"{target!r}: no run directory (model.json) or model; known models: {', '.join(list_models())}"
         )

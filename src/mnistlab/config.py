@@ -50,8 +50,8 @@ class BudgetConfig:
 
 @dataclass
 class TrainConfig:
-    model: str = "ref3"
-    model_kwargs: dict = field(default_factory=dict)  # passed to the registry builder
+    model: str = "ref3"  # a registered name, FILE.py:Name or package.module:Name (models/source.py)
+    model_kwargs: dict = field(default_factory=dict)  # passed to the class or builder
     dataset: str = "mnist"
     epochs: int = 15
     batch_size: int = 128
@@ -93,9 +93,9 @@ class TrainConfig:
     budget: BudgetConfig | None = None
 
     def validate(self) -> "TrainConfig":
-        from .models import model_entry
+        from .models import check_name
 
-        model_entry(self.model)  # unknown model -> one line with the known names
+        check_name(self.model)  # unknown model or a malformed FILE.py:Name -> one line; runs no user code
         checks = [
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size >= 1, "batch_size must be >= 1"),

@@ -118,6 +118,7 @@ def export_model(
     dataset: str | None = None,
     data_dir: str | Path | None = None,
     n_check: int = 1000,
+    trust_code: bool = False,
 ) -> dict:
     """Export, then check parity on the first n_check test images; the file appears only if it passes."""
     if fmt not in FORMATS:
@@ -128,7 +129,7 @@ def export_model(
     if out.is_dir():
         raise MnistlabError(f"{out}: is a folder; --out names the file to write")
     meta = read_json(run_dir / "model.json")
-    model = load_model(run_dir)
+    model = load_model(run_dir, trust_code=trust_code)
     norm = meta.get("normalize", {})
     split = data.load_split(dataset or meta.get("dataset", "mnist"), False, data_dir)
     inputs = normalize(split.images[:n_check], norm.get("mean", 0.1307), norm.get("std", 0.3081))  # (n, 1, 28, 28)

@@ -30,13 +30,20 @@ class Predictor:
     run_dir: Path
 
     @classmethod
-    def load(cls, run_dir: str | Path | None = None) -> "Predictor":
-        """From a run directory; None means the shipped default model."""
+    def load(cls, run_dir: str | Path | None = None, trust_code: bool = False) -> "Predictor":
+        """From a run directory; None means the shipped default model. trust_code: see rundir.load_model."""
         run_dir = Path(run_dir) if run_dir else default_run_dir()
         meta = read_json(run_dir / "model.json")
         norm = meta.get("normalize", {})
         classes = [str(c) for c in meta.get("classes", range(10))]
-        return cls(load_model(run_dir), norm.get("mean", 0.1307), norm.get("std", 0.3081), classes, meta, run_dir)
+        return cls(
+            load_model(run_dir, trust_code=trust_code),
+            norm.get("mean", 0.1307),
+            norm.get("std", 0.3081),
+            classes,
+            meta,
+            run_dir,
+        )
 
     def label(self, index: int):
         """Class index -> what the user reads: the digit as an int for MNIST, else the class name."""
@@ -91,9 +98,10 @@ def predict_files(
     top_k: int = 3,
     save_preprocessed: str | Path | None = None,
     predictor: Predictor | None = None,
+    trust_code: bool = False,
 ) -> list[dict]:
     """Files and folders -> one dict per image, in order: a prediction, or {"file", "error"}."""
-    predictor = predictor or Predictor.load(run_dir)
+    predictor = predictor or Predictor.load(run_dir, trust_code)
     if not 1 <= top_k <= len(predictor.classes):
         raise MnistlabError(f"--top-k must be between 1 and {len(predictor.classes)}, got {top_k}")
     files = expand_paths(paths)

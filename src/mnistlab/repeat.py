@@ -15,7 +15,8 @@ from .checkpoint import NAME as CHECKPOINT
 from .config import TrainConfig
 from .errors import MnistlabError
 from .models import create_model, resolved_kwargs
-from .rundir import write_json
+from .models.provenance import named_by_user
+from .rundir import read_json, write_json
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -39,14 +40,15 @@ def _same_recipe(cfg: TrainConfig, run: Path) -> None:
 
     saved = resume_config(run).to_dict()  # model_kwargs: model.json's resolved constructor kwargs
     wanted = cfg.to_dict()
+    if saved["model"] != wanted["model"]:  # before anything is built: a run's config never names code to run
+        raise MnistlabError(f"{run}: was trained with another model ({saved['model']!r}, not {wanted['model']!r}); "
+                            "choose another --out, or pass --overwrite")  # fmt: skip
     # Compare networks, not spellings: {} and the registered defaults written out are the same model, and
     # {} is another model once a registered default has changed.
     wanted["model_kwargs"] = resolved_kwargs(create_model(cfg.model, **cfg.model_kwargs), cfg.model_kwargs)
     # A run from before model.json recorded resolved kwargs has {} there: read it as the registered defaults
     # (shipped mnist-20k and ref runs; their weights still load into that network, tests/test_shipped_results.py).
-    saved["model_kwargs"] = resolved_kwargs(
-        create_model(saved["model"], **saved["model_kwargs"]), saved["model_kwargs"]
-    )
+    saved["model_kwargs"] = resolved_kwargs(create_model(cfg.model, **saved["model_kwargs"]), saved["model_kwargs"])
     diff = sorted(k for k in wanted.keys() | saved.keys() if k not in NOT_RECIPE and saved.get(k) != wanted.get(k))
     if diff:
         raise MnistlabError(
@@ -93,10 +95,14 @@ def repeat(
     for seed in seeds:
         seed_cfg, run = dataclasses.replace(cfg, seed=seed), out / f"seed{seed}"
         again = resume and (run / CHECKPOINT).exists()
+        trusted = False
         if again:
             _same_recipe(seed_cfg, run)
             resumed.append(seed)
-        result = train(seed_cfg, out=run, data_dir=data_dir, overwrite=overwrite, quiet=True, resume=again)
+            # the seed's copy of user code is the code this command names, byte for byte: nothing new runs
+            trusted = named_by_user(cfg.model, read_json(run / "model.json"))
+        result = train(seed_cfg, out=run, data_dir=data_dir, overwrite=overwrite, quiet=True, resume=again,
+                       trust_code=trusted)  # fmt: skip
         last = result.metrics[-1]
         row = {
             "seed": seed,

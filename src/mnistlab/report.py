@@ -62,12 +62,14 @@ def first_batch(cfg, train_split: data_mod.Split) -> tuple[torch.Tensor, torch.T
     return augment_batch(x, cfg.augment, gen)[:, 0].clamp(0, 1), split.labels[idx]
 
 
-def draw(run_dir: Path, cfg, meta: dict, metrics: list[dict], data_dir=None, min_acc=None, limit: int = 100) -> dict:
+def draw(
+    run_dir: Path, cfg, meta: dict, metrics: list[dict], model, data_dir=None, min_acc=None, limit: int = 100
+) -> dict:
     """Write the four PNGs into `run_dir`; returns the facts the text needs (errors, totals)."""
     classes = list(meta.get("classes", [str(i) for i in range(10)]))
     norm = meta.get("normalize", {"mean": 0.1307, "std": 0.3081})
     test = data_mod.load_split(cfg.dataset, False, data_dir)
-    p = predict(load_model(run_dir), test, norm["mean"], norm["std"])
+    p = predict(model, test, norm["mean"], norm["std"])
     wrong = p.errors()
     shown = wrong[:limit]
     plots.curves(metrics, run_dir / "curves.png", min_acc)
@@ -100,9 +102,12 @@ def _machine(run_dir: Path, config: dict) -> str:
     return f"{where}; {lib.get('processor', '?')}"
 
 
-def build(run_dir: Path, note: str | None = None, data_dir=None, limit: int = 100) -> list[tuple]:
+def build(
+    run_dir: Path, note: str | None = None, data_dir=None, limit: int = 100, model=None, trust_code=False
+) -> list[tuple]:
     """The report as blocks: ("h1"|"h2"|"p", text), ("table", header, rows), ("img", file, alt)."""
     run_dir = Path(run_dir)
+    model = model if model is not None else load_model(run_dir, trust_code=trust_code)  # trained weights
     config = read_json(run_dir / "config.json")
     cfg = load_config(str(run_dir / "config.json"))
     meta = read_json(run_dir / "model.json")
@@ -115,8 +120,8 @@ def build(run_dir: Path, note: str | None = None, data_dir=None, limit: int = 10
         raise MnistlabError(f"{run_dir} held the test set back (hold_test): no report; `mnistlab eval {run_dir}` "
                             "measures it when the recipe is chosen")  # fmt: skip
     budget = resolve_budget(str(run_dir))
-    verdict = check(str(run_dir), budget)
-    facts = draw(run_dir, cfg, meta, metrics, data_dir, budget.min_acc, limit)
+    verdict = check(str(run_dir), budget, model=model)
+    facts = draw(run_dir, cfg, meta, metrics, model, data_dir, budget.min_acc, limit)
     accs = [r["test_acc"] for r in metrics]
     best = max(range(len(accs)), key=lambda i: accs[i])
     rule = next((r for r in verdict.rules if r.rule == "consistency"), None)
@@ -163,7 +168,7 @@ def build(run_dir: Path, note: str | None = None, data_dir=None, limit: int = 10
         ("p", note or "(no analysis yet: add one with `mnistlab report RUN_DIR --note TEXT`)"),
         ("h2", "Model"),
     ]
-    s = summarize(load_model(run_dir), meta["name"], meta.get("input_shape", [1, 28, 28]))
+    s = summarize(model, meta["name"], meta.get("input_shape", [1, 28, 28]))
     rows = [
         [
             r["name"],
@@ -226,22 +231,26 @@ def to_html(blocks: list[tuple], run_dir: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_report(run_dir: str | Path, note: str | None = None, data_dir=None, limit: int = 100) -> Path:
+def write_report(
+    run_dir: str | Path, note: str | None = None, data_dir=None, limit: int = 100, model=None, trust_code=False
+) -> Path:
     """Write report.md, report.html and the PNGs into `run_dir`; a note is kept in note.txt for next time.
 
-    `limit` caps the misclassified grid (highest loss first); the text always gives the full count.
+    `limit` caps the misclassified grid (highest loss first); the text always gives the full count. A run of
+    user code needs its network (`model`, weights are loaded into it) or `trust_code` (rundir.load_model).
     """
     run_dir = Path(run_dir)
     if not (run_dir / "model.json").is_file():
         from .errors import MnistlabError
 
         raise MnistlabError(f"{run_dir}: not a run directory (no model.json)")
+    model = load_model(run_dir, model=model, trust_code=trust_code)  # a run of user code: refused first
     note_file = run_dir / "note.txt"
     if note is not None:
         atomic_write_text(note_file, note.strip() + "\n")
     elif note_file.is_file():
         note = note_file.read_text().strip()
-    blocks = build(run_dir, note, data_dir, limit)
+    blocks = build(run_dir, note, data_dir, limit, model, trust_code)
     atomic_write_text(run_dir / "report.md", to_markdown(blocks))
     atomic_write_text(run_dir / "report.html", to_html(blocks, run_dir))
     return run_dir / "report.md"

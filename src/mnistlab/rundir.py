@@ -4,7 +4,9 @@ runs/<YYYYmmdd-HHMMSS>-<model>/
   config.json        resolved TrainConfig + library versions + git commit
   metrics.csv        one row per epoch
   model.safetensors  weights and BN buffers
-  model.json         registry name, constructor kwargs, parameter count, normalisation, class names
+  model.json         model reference, constructor kwargs, parameter count, normalisation, class names,
+                     and where user code came from ("source", models/provenance.py)
+  model.py           a copy of the user's network code (runs of FILE.py:Name or a notebook's class)
   log.txt            set-up lines, then every epoch line
 """
 
@@ -19,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from .errors import MnistlabError
-from .models import create_model
+from .models.provenance import build_from_meta
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
 
@@ -126,19 +128,21 @@ def write_metrics(run_dir: Path, rows: list[dict]) -> None:
     atomic_write_text(Path(run_dir) / "metrics.csv", buf.getvalue())
 
 
-def load_model(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
+def load_model(
+    run_dir: str | Path, device: str = "cpu", model: torch.nn.Module | None = None, trust_code: bool = False
+) -> torch.nn.Module:
     """The trained network of a run directory, in eval mode.
 
     Takes (N, 1, 28, 28) float32 normalised with model.json's mean/std; returns (N, 10) logits or
-    log-probabilities (the ref models end in log_softmax).
+    log-probabilities (the ref models end in log_softmax). A registered model is rebuilt by name. A run of
+    the user's own code needs the network passed in (`model=Net()`, its weights are loaded into it) or
+    `trust_code=True` to build it from the run's copy of the code (models/provenance.py).
     """
     run_dir = Path(run_dir)
     meta = read_json(run_dir / "model.json")
-    try:
-        model = create_model(meta["name"], **meta.get("kwargs", {}))
-    except KeyError:
-        raise MnistlabError(f"{run_dir / 'model.json'}: no 'name' field") from None
     weights = run_dir / "model.safetensors"
+    if model is None:
+        model = build_from_meta(run_dir, meta, trust_code)
     if not weights.is_file():
         raise MnistlabError(f"{weights}: not found")
     try:
@@ -149,7 +153,7 @@ def load_model(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
         model.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).strip().splitlines()[-1].strip()
-        raise MnistlabError(f"{weights}: weights do not fit model {meta['name']}: {first}") from None
+        raise MnistlabError(f"{weights}: weights do not fit model {meta.get('name')}: {first}") from None
     return model.to(device).eval()
 
 

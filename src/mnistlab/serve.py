@@ -72,9 +72,11 @@ def model_facts(predictor: Predictor) -> dict:
     return facts
 
 
-def create_app(run_dir: str | Path | None = None, predictor: Predictor | None = None) -> FastAPI:
+def create_app(
+    run_dir: str | Path | None = None, predictor: Predictor | None = None, trust_code: bool = False
+) -> FastAPI:
     """The app for one model; None means the shipped default."""
-    predictor = predictor or Predictor.load(run_dir)
+    predictor = predictor or Predictor.load(run_dir, trust_code)
     app = FastAPI(title="mnistlab", docs_url=None, redoc_url=None, openapi_url=None)
     page = (WEB / "index.html").read_text()
 

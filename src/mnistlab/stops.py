@@ -14,6 +14,8 @@ from .errors import MnistlabError
 class Interrupted(MnistlabError):
     """Stopped by a signal after saving a checkpoint; exit 130 (SIGINT) or 143 (SIGTERM)."""
 
+    run_dir: Path | None = None  # where the checkpoint is (api.fit names it in its resume hint)
+
 
 class StopFlag:
     """SIGINT/SIGTERM set a flag the loop reads between steps, so a step is never cut in half."""
@@ -40,11 +42,13 @@ class StopFlag:
 
 def interrupted(signum: int, run_dir: Path, epoch: int, step: int):
     code = 130 if signum == signal.SIGINT else 143
-    raise Interrupted(
+    e = Interrupted(
         f"interrupted by {signal.Signals(signum).name} in epoch {epoch} after step {step}; checkpoint saved. "
         f"Resume with: mnistlab train --resume {run_dir}",
         exit_code=code,
     )
+    e.run_dir = run_dir
+    raise e
 
 
 def check_finite(bad_step: int, run_dir: Path, epoch: int, metrics: list):

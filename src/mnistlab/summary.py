@@ -65,6 +65,36 @@ class Summary:
         # forward + backward ~ 3 forwards, 2 FLOPs per MAC
         return 3 * 2 * self.macs * self.train_images
 
+    def rows(self) -> tuple[list[list[str]], list[str]]:
+        """The layer table as `mnistlab summary` prints it: (rows, header)."""
+        rows = []
+        for layer in self.to_dict()["layers"]:
+            shape = "x".join(str(d) for d in layer["output_shape"][1:])
+            rf, jump = _fmt(layer["rf"]), _fmt(layer["jump"])
+            rows.append([layer["name"], layer["type"], shape, f"{layer['params']:,}", f"{layer['macs']:,}", rf, jump])
+        return rows, ["layer", "type", "output", "params", "MACs", "RF", "jump"]
+
+    def footer(self) -> list[str]:
+        return [
+            f"Parameters: {self.total_params:,} ({self.trainable_params:,} trainable)",
+            f"MACs per image: {self.macs:,}; training FLOPs per epoch of {self.train_images:,} images: "
+            f"{self.train_flops_per_epoch / 1e12:.2f} TFLOP (3 x 2 x MACs x images)",
+            f"Memory: parameters and buffers {human_bytes(self.param_bytes)}, "
+            f"activations {human_bytes(self.activation_bytes)} per image (float32)",
+        ]
+
+    def __str__(self) -> str:
+        from .display import text_table
+
+        title = f"{self.model}: input {'x'.join(map(str, self.input_shape))}"
+        return "\n".join([title, text_table(*self.rows()), *self.footer()])
+
+    def _repr_html_(self) -> str:
+        from .display import html_lines, html_table
+
+        title = f"{self.model}: input {'x'.join(map(str, self.input_shape))}"
+        return html_table(*self.rows(), caption=title) + html_lines(self.footer())
+
     def to_dict(self) -> dict:
         return {
             "model": self.model,
@@ -210,22 +240,41 @@ def summarize(model: nn.Module, name: str = "", input_shape=(1, 28, 28), train_i
     )
 
 
-def load_target(target: str) -> tuple[nn.Module, str, list[int]]:
-    """A run directory (its model.json and weights) or a registered model name -> (model, label, input shape)."""
+def _fmt(v) -> str:
+    if v is None:
+        return "?"
+    return "x".join(map(str, v)) if isinstance(v, list) else str(v)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024 or unit == "MiB":
+            return f"{n:,} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def load_target(target: str, trust_code: bool = False) -> tuple[nn.Module, str, list[int]]:
+    """A run directory (its model.json and weights), a registered name, or the user's FILE.py:Name /
+    package.module:Name -> (model, label, input shape). A run of user code needs `trust_code`."""
     from .models import create_model, list_models
+    from .models.provenance import build_from_meta
+    from .models.source import parse_ref
     from .rundir import load_model, read_json
 
     path = Path(target)
     if (path / "model.json").is_file():
         meta = read_json(path / "model.json")
         model = (
-            load_model(path)
+            load_model(path, trust_code=trust_code)
             if (path / "model.safetensors").is_file()
-            else create_model(meta["name"], **meta.get("kwargs", {}))
+            else build_from_meta(path, meta, trust_code)
         )
         return model, f"{meta.get('name', '?')} ({path})", list(meta.get("input_shape", [1, 28, 28]))
-    if target in list_models():
+    if target in list_models() or parse_ref(target).kind != "registry":
         return create_model(target), target, [1, 28, 28]
     if path.exists():
         raise MnistlabError(f"{path}: not a run directory (no model.json)")
-    raise MnistlabError(f"{target!r}: no such run directory or model; known models: {', '.join(list_models())}")
+    raise MnistlabError(
+        f"{target!r}: no such run directory or model (a registered name, FILE.py:Name or package.module:Name); "
+        f"known models: {', '.join(list_models())}"
+    )

@@ -5,7 +5,9 @@ from ..bench import bench
 
 def add(sub):
     p = sub.add_parser("bench", help="time the notebooks' pipeline against mnistlab's trainer, side by side")
-    p.add_argument("--model", default="ref1")
+    p.add_argument("--model", default="ref1", help="a registered name or your FILE.py:Name (default ref1)")
+    p.add_argument("--config", default=None,
+                   help="the mnistlab side's recipe (default: the model's preset; ref3 for yours)")  # fmt: skip
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: one per core)")
     p.add_argument("--replicas", type=int, choices=(1, 2), default=None,
@@ -25,7 +27,9 @@ def run(ns):
 
     if ns.steps < 1:
         raise MnistlabError("--steps must be >= 1")
-    r = bench(ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas, ns.device, not ns.plain_dropout)
+    r = bench(
+        ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas, ns.device, not ns.plain_dropout, ns.config
+    )
     if ns.json:
         print(json.dumps(r.to_dict(), indent=2))
         return

@@ -1,11 +1,13 @@
 import json
 
 from ..budget import check, resolve_budget, verdict_lines
+from .common import add_trust_flag
 
 
 def add(sub):
     p = sub.add_parser("check", help="the budget verdict of a run or a model: one PASS/FAIL row per rule")
-    p.add_argument("target", metavar="RUN_DIR|MODEL")
+    p.add_argument("target", metavar="RUN_DIR|MODEL|FILE.py:Name")
+    add_trust_flag(p)
     p.add_argument("--max-params", type=int, default=None, help="default: the run's budget, else 20000")
     p.add_argument("--max-epochs", type=int, default=None, help="default: the run's budget, else 19")
     p.add_argument("--min-acc", type=float, default=None, help="percent; default: the run's budget, else 99.4")
@@ -24,7 +26,7 @@ def run(ns):
         "require": require,
         "last_k": ns.last_k,
     }
-    v = check(ns.target, resolve_budget(ns.target, overrides))
+    v = check(ns.target, resolve_budget(ns.target, overrides), trust_code=ns.trust_code)
     if ns.json:
         print(json.dumps(v.to_dict(), indent=2))
     else:

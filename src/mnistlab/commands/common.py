@@ -6,16 +6,17 @@ def add_data_flags(p):
     p.add_argument("--data-dir", default=None, help="folder of the IDX files (default: $MNISTLAB_DATA or ~/.cache)")
 
 
+def add_trust_flag(p):
+    """Loading a run of user code runs that code: only when asked (models/provenance.py)."""
+    p.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="a run of your own network (FILE.py:Name): build it from the run's copy of that code, which runs it",
+    )
+
+
 def print_table(rows: list[list], header: list[str]) -> None:
-    """Plain aligned columns, numbers right-aligned."""
-    cells = [header] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    for j, r in enumerate(cells):
-        line = "  ".join(c.rjust(w) if j and _num(c) else c.ljust(w) for c, w in zip(r, widths, strict=False))
-        print(line.rstrip())
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
+    """Plain aligned columns, numbers right-aligned (display.text_table)."""
+    from ..display import text_table
 
-
-def _num(s: str) -> bool:
-    return s.replace(",", "").replace(".", "").replace("%", "").replace("-", "").isdigit()
+    print(text_table(rows, header))

@@ -6,7 +6,7 @@ from ..data import carve_validation
 from ..errors import MnistlabError
 from ..rundir import load_model, read_json
 from ..tta import VIEWS, evaluate_tta
-from .common import add_data_flags
+from .common import add_data_flags, add_trust_flag
 
 
 def add(sub):
@@ -26,6 +26,7 @@ def add(sub):
         help="average over fixed views: 1-px shifts, +-6 deg rotations, mirror images (Fashion-MNIST)",
     )
     p.add_argument("--json", action="store_true")
+    add_trust_flag(p)
     p.set_defaults(func=run)
 
 
@@ -40,7 +41,7 @@ def run(ns):
         _, split = carve_validation(data.load_split(dataset, True, ns.data_dir), val_size)
     else:
         split = data.load_split(dataset, False, ns.data_dir)
-    model = load_model(run_dir)
+    model = load_model(run_dir, trust_code=ns.trust_code)
     norm = meta.get("normalize", {})
     r = evaluate_tta(model, split, norm.get("mean", 0.1307), norm.get("std", 0.3081), VIEWS[ns.tta])
     if ns.json:

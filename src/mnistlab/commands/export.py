@@ -1,7 +1,7 @@
 import json
 
 from ..export import FORMATS, Parity, export_model
-from .common import add_data_flags
+from .common import add_data_flags, add_trust_flag
 
 
 def add(sub):
@@ -12,11 +12,12 @@ def add(sub):
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true")
     add_data_flags(p)
+    add_trust_flag(p)
     p.set_defaults(func=run)
 
 
 def run(ns):
-    r = export_model(ns.run_dir, ns.format, ns.out, ns.overwrite, ns.dataset, ns.data_dir)
+    r = export_model(ns.run_dir, ns.format, ns.out, ns.overwrite, ns.dataset, ns.data_dir, trust_code=ns.trust_code)
     if ns.json:
         print(json.dumps(r, indent=2))
         return

@@ -2,6 +2,7 @@ import json
 import sys
 
 from ..predict import predict_files
+from .common import add_trust_flag
 
 
 def add(sub):
@@ -11,11 +12,14 @@ def add(sub):
     p.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (default 3)")
     p.add_argument("--json", action="store_true", help="a JSON list, one object per image")
     p.add_argument("--save-preprocessed", default=None, metavar="DIR", help="write each 28x28 input as a PNG")
+    add_trust_flag(p)
     p.set_defaults(func=run)
 
 
 def run(ns):
-    results = predict_files(ns.images, ns.run, top_k=ns.top_k, save_preprocessed=ns.save_preprocessed)
+    results = predict_files(
+        ns.images, ns.run, top_k=ns.top_k, save_preprocessed=ns.save_preprocessed, trust_code=ns.trust_code
+    )
     if ns.json:
         print("[\n" + ",\n".join(json.dumps(r) for r in results) + "\n]")  # a JSON list, one image a line
     else:

@@ -1,6 +1,7 @@
 import socket
 
 from ..errors import MnistlabError
+from .common import add_trust_flag
 
 
 def add(sub):
@@ -8,6 +9,7 @@ def add(sub):
     p.add_argument("--run", default=None, metavar="RUN_DIR", help="run directory (default: the shipped model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
+    add_trust_flag(p)
     p.set_defaults(func=run)
 
 
@@ -28,6 +30,8 @@ def run(ns):
     # One image per request: on a busy machine two intra-op threads wait on each other (measured on 2 cores
     # next to a training run: ~210 ms per 28x28 forward with 2 threads, ~1 ms with 1).
     torch.set_num_threads(1)
-    app = create_app(ns.run)  # loads the model first: a bad --run fails before the server starts
+    app = create_app(
+        ns.run, trust_code=ns.trust_code
+    )  # loads the model first: a bad --run fails before the server starts
     print(f"mnistlab serve: http://{ns.host}:{ns.port}/  (Ctrl-C stops it)", flush=True)
     uvicorn.run(app, host=ns.host, port=ns.port, log_level="warning")

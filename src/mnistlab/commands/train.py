@@ -1,6 +1,6 @@
 from ..config import load_config
 from ..train import train
-from .common import add_data_flags
+from .common import add_data_flags, add_trust_flag
 
 
 def add(sub):
@@ -11,12 +11,13 @@ def add(sub):
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no epoch lines on stdout (log.txt still has them)")
     p.add_argument("--no-report", action="store_true", help="skip report.md/.html and its plots at the end")
+    add_trust_flag(p)
     p.set_defaults(func=run)
 
 
 def add_train_flags(p):
     p.add_argument("--config", default=None, help="preset name (ref1, ...) or a TOML/JSON file")
-    p.add_argument("--model", default=None)
+    p.add_argument("--model", default=None, help="a registered name, FILE.py:Name or package.module:Name")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -79,16 +80,17 @@ def run(ns):
     if ns.resume:
         from ..train import resume_config
 
-        result = train(resume_config(ns.resume), out=ns.resume, data_dir=ns.data_dir, quiet=ns.quiet, resume=True)
+        cfg = resume_config(ns.resume)
+        result = train(cfg, out=ns.resume, data_dir=ns.data_dir, quiet=ns.quiet, resume=True, trust_code=ns.trust_code)
         print(f"Run saved in {result.run_dir}")
-        return write_report_unless(ns, result.run_dir)
+        return write_report_unless(ns, result.run_dir, result.model)
     cfg = config_from_flags(ns)
     result = train(cfg, out=ns.out, data_dir=ns.data_dir, overwrite=ns.overwrite, quiet=ns.quiet)
     print(f"Run saved in {result.run_dir}")
-    write_report_unless(ns, result.run_dir)
+    write_report_unless(ns, result.run_dir, result.model)
 
 
-def write_report_unless(ns, run_dir) -> None:
+def write_report_unless(ns, run_dir, model=None) -> None:
     """The report after training unless --no-report; a report that fails must not fail the finished run."""
     if getattr(ns, "no_report", False):
         return
@@ -103,6 +105,6 @@ def write_report_unless(ns, run_dir) -> None:
         return
 
     try:
-        print(f"Report written: {write_report(run_dir, data_dir=ns.data_dir)}")
+        print(f"Report written: {write_report(run_dir, data_dir=ns.data_dir, model=model)}")
     except MnistlabError as e:
         print(f"mnistlab: warning: no report: {e}", file=sys.stderr)

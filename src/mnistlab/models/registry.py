@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..errors import MnistlabError
+from .source import build, parse_ref, probe, resolve
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ def register(name: str, description: str, config: str | None = None):
     return wrap
 
 
+def check_name(name: str) -> None:
+    """Refuse an unknown registered name or a malformed reference, without executing anything."""
+    if parse_ref(name).kind == "registry":
+        model_entry(name)
+
+
 def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
@@ -40,6 +47,13 @@ def model_entry(name: str) -> ModelEntry:
 
 
 def create_model(name: str, **kwargs) -> nn.Module:
+    """A registered name, or a reference to the user's own code (FILE.py:Name, package.module:Name), which
+    is then checked on a probe batch (source.probe) so a network that cannot train fails here, in one line."""
+    ref = parse_ref(name)
+    if ref.kind != "registry":
+        model = build(resolve(ref), kwargs, name)
+        probe(model, name)
+        return model
     try:
         return model_entry(name).builder(**kwargs)
     except (TypeError, ValueError) as e:
