@@ -52,6 +52,8 @@ class Verdict:
     def __str__(self) -> str:
         return "\n".join(verdict_lines(self))
 
+    __repr__ = __str__
+
     def _repr_html_(self) -> str:
         from .display import html_lines, html_table
 

@@ -89,6 +89,8 @@ class Summary:
         title = f"{self.model}: input {'x'.join(map(str, self.input_shape))}"
         return "\n".join([title, text_table(*self.rows()), *self.footer()])
 
+    __repr__ = __str__  # in a notebook's text view and in a REPL: the table, not the dataclass fields
+
     def _repr_html_(self) -> str:
         from .display import html_lines, html_table
 

@@ -33,6 +33,7 @@ def add(sub):
 def run(ns):
     run_dir = Path(ns.run_dir)
     meta = read_json(run_dir / "model.json")
+    model = load_model(run_dir, trust_code=ns.trust_code)  # a run of user code is refused before data loads
     dataset = ns.dataset or meta.get("dataset", "mnist")
     if ns.split == "val":
         val_size = int(read_json(run_dir / "config.json").get("val_size", 0))
@@ -41,7 +42,6 @@ def run(ns):
         _, split = carve_validation(data.load_split(dataset, True, ns.data_dir), val_size)
     else:
         split = data.load_split(dataset, False, ns.data_dir)
-    model = load_model(run_dir, trust_code=ns.trust_code)
     norm = meta.get("normalize", {})
     r = evaluate_tta(model, split, norm.get("mean", 0.1307), norm.get("std", 0.3081), VIEWS[ns.tta])
     if ns.json:
