@@ -23,6 +23,20 @@ def add(sub):
     p.add_argument("--seeds", type=int, default=1, help="runs per trial (seeds 0..K-1); the objective is their mean")
     p.add_argument("--val-size", type=int, default=None, help="validation images carved from the training set")
     p.add_argument("--threads", type=int, default=0, help="torch threads per worker (0: one per core)")
+    p.add_argument(
+        "--heartbeat",
+        type=int,
+        metavar="SECONDS",
+        help="how often a running trial's worker writes a sign of life into the storage (default 60, or a third of "
+        "--stale-after); the study's first worker sets it for all",
+    )
+    p.add_argument(
+        "--stale-after",
+        type=int,
+        metavar="SECONDS",
+        help="fail a running trial whose worker has been silent this long, and run it again (default 180, or "
+        "3x --heartbeat); the study's first worker sets it for all",
+    )
     add_data_flags(p)
     p.add_argument("--show", action="store_true", help="list the best trials with the command that reruns each")
     p.add_argument("--json", action="store_true", help="with --show: every trial as JSON")
@@ -61,21 +75,40 @@ def run(ns):
         ("--seeds", ns.seeds, 1),
         ("--max-params", ns.max_params, 1),
         ("--threads", ns.threads, 0),
+        ("--heartbeat", ns.heartbeat, 1),
+        ("--stale-after", ns.stale_after, 2),
     ):
-        if value < low:
-            raise MnistlabError(f"{flag} must be >= {low}")
+        if value is not None and value < low:
+            raise MnistlabError(f"{flag} must be >= {low}, got {value}")
+    if ns.heartbeat and ns.stale_after and ns.stale_after < 2 * ns.heartbeat:
+        # one late write (a busy storage) must not fail a live worker's trial
+        raise MnistlabError(
+            f"--stale-after must be at least twice --heartbeat ({2 * ns.heartbeat}), got {ns.stale_after}"
+        )
     from ..space import load_space
 
     overrides = {"epochs": ns.epochs, "max_steps": ns.max_steps, "val_size": ns.val_size, "dataset": ns.dataset}
     space = load_space(ns.space, overrides)
     sweep = sw.Sweep(space, ns.trials, ns.max_params, ns.seeds, ns.threads, ns.data_dir)
-    study = sw.open_study(sw.open_storage(url), ns.study, sweep)
+    study = sw.join_study(
+        url, ns.study, sweep, ns.heartbeat, ns.stale_after, on_stale=lambda t: print(stale_line(t), flush=True)
+    )
     print(
         f"mnistlab sweep: study {ns.study} on {where}, space {space.source} ({len(space.params)} knobs), "
         f"{ns.trials} trials in all, budget {ns.max_params:,} parameters, {ns.seeds} seed(s) per trial",
         flush=True,
     )
-    ran = sw.run_worker(study, sweep, on_trial=lambda t: print(trial_line(t), flush=True))
+    limit = study.user_attrs["heartbeat"]["stale_after"]
+    ran = sw.run_worker(
+        study,
+        sweep,
+        on_trial=lambda t: print(trial_line(t), flush=True),
+        on_wait=lambda numbers: print(
+            f"waiting for trial(s) {', '.join(map(str, numbers))} of other workers; should a worker be dead, its "
+            f"trial fails {limit} s after its last heartbeat and this worker runs it again",
+            flush=True,
+        ),
+    )
     trials = list_trials(study)
     states = {}
     for t in trials:
@@ -96,6 +129,10 @@ def trial_line(t: dict) -> str:
         dup = f" (same as trial {t['duplicate_of']})" if t["duplicate_of"] is not None else ""
         return f"trial {t['number']}: val acc {t['value']:.2f}%{dup} | {size} | {t['seconds'] or 0:.1f}s | {knobs}"
     return f"trial {t['number']}: {t['state'].lower()}: {t['pruned_reason'] or '-'} | {size} | {knobs}"
+
+
+def stale_line(t: dict) -> str:
+    return f"trial {t['number']} of worker {t['worker'] or '?'} failed: its heartbeat stopped; the study runs it again"
 
 
 def _short(v) -> str:
