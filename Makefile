@@ -43,10 +43,10 @@ test: data lint
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests examples && $(BIN)/ruff format --check src tests examples
 
 format: venv
-	$(BIN)/ruff format src tests && $(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests examples && $(BIN)/ruff check --fix src tests examples
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
