@@ -1,14 +1,15 @@
 #!/bin/bash
-# Rebuilds every file in benchmarks/ on this machine: bash benchmarks/run.sh  (about 15 minutes; run it on a
-# quiet machine — speeds are compared as ratios within this one run, never against remembered figures).
+# The benchmark set on this machine, from the repository root: bash benchmarks/run.sh  (about 15 minutes; run it
+# on a quiet machine — speeds are compared as ratios within this one run, never against remembered figures).
+# Writes benchmarks/results/<today's date>/ (rename it <date>-<machine>, as the folders there are named).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
-# OUT=benchmarks/<folder> writes there instead (another machine's set); FULL= picks the full-run settings,
-# AB=0 skips the two A/B scripts.
-B=${OUT:-benchmarks}
+# OUT=benchmarks/results/<folder> writes there instead; FULL= picks the full-run settings, AB=0 skips the two
+# A/B scripts.
+B=${OUT:-benchmarks/results/$(date +%F)}
 FULL=${FULL:-fp32 bf16 fp32-replicas2 bf16-replicas2}
-mkdir -p $B/runs $B/ab
+mkdir -p $B/runs
 # mnistlab's side with its default levers on 2 threads (bf16 where native, 2 replicas), then with 1 replica.
 mnistlab bench --model ref1 --steps 200 --json > $B/ref1.json
 mnistlab bench --model mnist-8k --steps 200 --json > $B/mnist-8k.json
@@ -28,5 +29,5 @@ for v in $FULL; do
 done
 lscpu > $B/lscpu.txt
 [[ ${AB:-1} == 0 ]] && exit 0
-python benchmarks/ab/bf16.py 2 mnist-8k ref1 ref3 | tee $B/ab/bf16.txt
-python benchmarks/ab/eval_batch.py 2 mnist-8k | tee $B/ab/eval_batch.txt
+python benchmarks/ab/bf16.py 2 mnist-8k ref1 ref3 | tee $B/bf16.txt
+python benchmarks/ab/eval_batch.py 2 mnist-8k | tee $B/eval_batch.txt

@@ -1,7 +1,7 @@
 """A/B: one training step (batch 128, channels_last, SGD) in fp32 vs under CPU bf16 autocast, interleaved.
 
 python benchmarks/ab/bf16.py THREADS MODEL [MODEL ...]   (prints ms/step per model and the ratio)
-A MODEL may carry constructor kwargs as JSON after a colon, e.g. the dense body mnist-8k had before session 5:
+A MODEL may carry constructor kwargs as JSON after a colon, e.g. the dense body mnist-8k had until 2026-12-02:
     python benchmarks/ab/bf16.py 1 mnist-8k 'mnist-8k:{"trans": 8, "body": [16, 16, 16], "sep": false}'
 """
 

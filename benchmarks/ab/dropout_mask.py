@@ -1,5 +1,6 @@
 """Cost of a dropout mask on one of mnist-8k's body maps:
-python benchmarks/ab/dropout_mask.py > benchmarks/ab/dropout_mask.txt
+python benchmarks/ab/dropout_mask.py > benchmarks/results/<YYYY-MM-DD>-<machine>/dropout_mask.txt
+(measured: benchmarks/results/2026-12-03-xeon-amx/ and 2026-12-04-epyc-dropout-masks/)
 
 nn.Dropout draws one random number per element (`bernoulli_`); int64 random bits read as four int16 values
 and compared with a threshold give a mask of the same shape with p quantised to 1/65536 from a quarter of
@@ -26,7 +27,7 @@ def ms(f, reps: int = 50) -> float:
 
 
 def int16_mask():  # a quarter of the draws: each int64 gives four int16 values
-    # The full int64 range (session 11's fix): random_() alone never sets the top bit, so every fourth value
+    # The full int64 range (fixed 2026-12-04): random_() alone never sets the top bit, so every fourth value
     # was >= 0 and that quarter of the mask kept 0.90, not 0.95 (tests/test_dropout.py; dropout.py).
     return torch.empty(n // 4, dtype=torch.int64).random_(-(2**63), 2**63 - 1).view(torch.int16) < keep
 

@@ -1,4 +1,4 @@
-"""A/B: CompactNet's stem as shipped before session 12 (BN -> ReLU -> max-pool) against now (BN -> max-pool ->
+"""A/B: CompactNet's stem as shipped until 2026-12-05 (BN -> ReLU -> max-pool) against now (BN -> max-pool ->
 ReLU, the ReLU on a quarter of the map), interleaved, fp32, batch 128, channels_last, SGD. The two orders
 compute the same numbers (tests/test_models.py checks twenty steps bit for bit); only the time differs.
 

@@ -7,10 +7,14 @@ file, one per line, highest priority first:
     NAME | NEEDS | ARGS...        (NEEDS: another job's NAME, or -; "{runs}" in ARGS is the runs folder)
 
 A job starts when a worker is free and the job it needs has finished cleanly (a teacher, say). At the
-deadline, running jobs are stopped and left out. After every finished job the run folders (checkpoints
-dropped) are re-packed into OUT/runs.tgz, so whatever finished comes back even if the lease ends early.
+deadline, running jobs are stopped and left out. The runs are written to RUNS (--runs; default a new
+temporary folder, outside OUT because a device lease brings back only a few files); after every finished job
+they are re-packed (checkpoints dropped) into OUT/runs.tgz, so whatever finished comes back even if the lease
+ends early. From the repository root:
 
-    python benchmarks/gpu/queue.py JOBS OUT --workers 12 --deadline 520 [--device cuda] [--extra "..."]
+    python benchmarks/gpu/queue.py JOBS OUT --workers 12 --deadline 520 [--device cuda] [--runs RUNS] [--extra "..."]
+
+(research/fashion-20k/eight-seed-candidates/jobs.txt is the job list of 2026-12-04.)
 """
 
 import argparse
@@ -19,6 +23,7 @@ import shlex
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,8 +53,9 @@ def main() -> int:
     p.add_argument("--deadline", type=float, default=520.0, help="seconds from start; then stop and pack")
     p.add_argument("--device", default="cuda")
     p.add_argument("--extra", default="", help="appended to every job's arguments (a dry run: --max-steps 5)")
+    p.add_argument("--runs", type=Path, default=None, help="where the run folders go (default: a new temporary folder)")
     a = p.parse_args()
-    runs = Path("/tmp/queue-runs")  # the device tool brings back 8 files at most: all travels in runs.tgz
+    runs = a.runs or Path(tempfile.mkdtemp(prefix="queue-runs-"))  # all of it travels back in OUT/runs.tgz
     logs = runs / "logs"
     if runs.exists() and any(runs.iterdir()):
         sys.exit(f"queue: {runs} is not empty (an earlier queue's runs); move it away first")

@@ -4,7 +4,7 @@
 #   python benchmarks/gpu/summarize.py DIR  (the tables of the README's GPU section)
 # Most important first, since a lease can end: the preset run, the bench, bf16, more seeds, a short schedule,
 # torch.compile. A step that would start after BUDGET seconds is skipped and says so.
-# A dry run on the CPU: OUT=/tmp/g DEVICE=cpu EXTRA="--max-steps 30" BENCH_STEPS=5 bash benchmarks/gpu/run.sh
+# A dry run on the CPU: OUT=$(mktemp -d) DEVICE=cpu EXTRA="--max-steps 30" BENCH_STEPS=5 bash benchmarks/gpu/run.sh
 set -u
 OUT=${OUT:?set OUT to an empty folder}
 DEVICE=${DEVICE:-cuda}

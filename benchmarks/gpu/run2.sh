@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The second lease of session 10 (run.sh ran out of its budget before these): the bench over 1,000 steps, to
+# The second lease of 2026-12-04 (run.sh ran out of its budget before these): the bench over 1,000 steps, to
 # spread the fixed costs of 200-step benches over more steps, the 8-epoch schedule's seeds 1-2, and
 # torch.compile.   OUT=DIR bash benchmarks/gpu/run2.sh
-# (The 1,000-step benches of gpu/h200/ come from a third lease that reran these two lines after a fix to the
-# notebook side's step count.)
+# (The 1,000-step benches of benchmarks/results/2026-12-04-h200/ come from a third lease that reran these two
+# lines after a fix to the notebook side's step count.)
 set -u
 OUT=${OUT:?set OUT to an empty folder}
 DEVICE=cuda
