@@ -1,13 +1,12 @@
-"""Test-time-augmentation figures for the shipped seeds: python results/tta.py [CLASS ...]
+"""Test-time-augmentation figures for the shipped seeds (from the repository root): python results/tta.py [CLASS ...]
 
 For each class (default: every folder with a repeat.json) evaluates results/CLASS/seed0..4 on the test
 set with its dataset's TTA views (softmax averaged; `mnistlab.tta`) and writes results/CLASS/tta.json:
-MNIST "shift", the image and its four 1-pixel shifts, chosen on validation splits
-(results/mnist-8k/tuning/README.md, session 3) before any TTA test figure was computed; Fashion-MNIST
-"shift-flip", those five views and their mirror images, chosen on the fashion-20k tuning runs' validation
-splits (results/fashion-20k/tuning/tta_val.txt, session 8: +0.56 points over no TTA, +0.19 over "shift"). These figures
-stand beside the plain final-epoch ones in the README, never instead of them. Each seed's figure is also
-`mnistlab eval results/CLASS/seedN --tta shift`.
+MNIST "shift", the image and its four 1-pixel shifts, chosen on validation splits on 2026-11-22 before any
+TTA test figure was computed; Fashion-MNIST "shift-flip", those five views and their mirror images, chosen on
+the fashion-20k research runs' validation splits on 2026-12-03 (+0.56 points over no TTA, +0.19 over "shift");
+research/tta-views/. These figures stand beside the plain final-epoch ones in the README, never instead of
+them. Each seed's figure is also `mnistlab eval results/CLASS/seedN --tta shift`.
 """
 
 import functools

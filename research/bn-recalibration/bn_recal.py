@@ -1,11 +1,10 @@
-"""BN recalibration, checked on every committed MNIST tuning run with weights (evaluation only, no training):
+"""BN recalibration, checked on every committed MNIST research run with weights (evaluation only, no training):
 val accuracy as saved vs after recomputing BatchNorm's running statistics as a plain average over the
-clean (un-augmented) training split, dropout off. Output: bn_recal.txt.
+clean (un-augmented) training split, dropout off. From the repository root:
 
     python research/bn-recalibration/bn_recal.py > research/bn-recalibration/bn_recal.txt
 """
 
-import glob
 from pathlib import Path
 
 import torch
@@ -15,10 +14,11 @@ from mnistlab.data import carve_validation
 from mnistlab.evaluate import evaluate, normalize
 from mnistlab.rundir import load_model, read_json
 
+ROOT = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
 splits = {}
-for cfgp in sorted(glob.glob("results/*/tuning/*/config.json")):
-    run = Path(cfgp).parent
+for cfgp in sorted((ROOT / "research").rglob("config.json")):
+    run = cfgp.parent
     if not (run / "model.safetensors").is_file():
         continue
     cfg = read_json(cfgp)
@@ -52,7 +52,6 @@ for cfgp in sorted(glob.glob("results/*/tuning/*/config.json")):
     m.eval()
     b = evaluate(m, va, spec.mean, spec.std).accuracy
     print(
-        f"{run.parent.parent.name:12s} {run.name:22s} saved {100 * a:.2f} recal {100 * b:.2f} "
-        f"diff {100 * (b - a):+.2f}",
+        f"{str(run.relative_to(ROOT)):60s} saved {100 * a:.2f} recal {100 * b:.2f} diff {100 * (b - a):+.2f}",
         flush=True,
     )
