@@ -44,6 +44,7 @@ test: data lint
 
 lint: venv
 	$(BIN)/ruff check src tests examples && $(BIN)/ruff format --check src tests examples
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff format src tests examples && $(BIN)/ruff check --fix src tests examples

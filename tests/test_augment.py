@@ -1,7 +1,7 @@
 import torch
 
-from mnistlab.augment import augment_batch
-from mnistlab.config import AugmentConfig
+from mnistlab.training.augment import augment_batch
+from mnistlab.training.config import AugmentConfig
 
 FULL = AugmentConfig(rotation=15, translate=0.1, scale=0.1, shear=10, erase_p=0.5)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mnistlab.weights import default_run_dir
+from mnistlab.use.weights import default_run_dir
 
 CUSTOM = ["--dataset", "custom", "--data-dir", "{tiny}"]  # the tiny synthetic set: no real MNIST needed
 QUICK = ["--max-steps", "1", "--threads", "1"]
@@ -120,8 +120,8 @@ FORK_RUNNER = r"""
 import json, os, runpy, sys, tempfile, time, traceback
 import torch
 torch.set_num_threads(1)
-import mnistlab.cli, mnistlab.export, mnistlab.predict, mnistlab.serve, mnistlab.sweep
-mnistlab.cli.build_parser()
+import mnistlab.cli.app, mnistlab.use.export, mnistlab.use.predict, mnistlab.use.serve, mnistlab.sweep.study
+mnistlab.cli.app.build_parser()
 results = {}
 for case, args in json.load(sys.stdin):
     with tempfile.TemporaryFile() as err:
@@ -212,7 +212,7 @@ def test_missing_optional_dependency_is_one_line(monkeypatch, capsys):
     """`serve` without fastapi installed: the extra to install, not a traceback."""
     import builtins
 
-    from mnistlab.cli import main
+    from mnistlab.cli.app import main
 
     real_import = builtins.__import__
 
@@ -222,7 +222,7 @@ def test_missing_optional_dependency_is_one_line(monkeypatch, capsys):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_fastapi)
-    monkeypatch.delitem(sys.modules, "mnistlab.serve", raising=False)
+    monkeypatch.delitem(sys.modules, "mnistlab.use.serve", raising=False)
     assert main(["serve", "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert (

@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from mnistlab.bench import bench, peak_gflops
+from mnistlab.inspection.bench import bench, peak_gflops
+from mnistlab.inspection.summary import summarize
 from mnistlab.models import create_model
-from mnistlab.summary import summarize
 
 from .test_cli import run_cli
 
@@ -48,8 +48,8 @@ def test_bench_cli_json_and_text(tiny_data):
 
 def test_notebook_side_runs_every_step_when_they_outlast_an_epoch():
     # 300 images are 3 batches of 128: 7 steps take three passes of the DataLoader, each reshuffled.
-    from mnistlab.bench import notebook_run
-    from mnistlab.data import Split
+    from mnistlab.data.verified import Split
+    from mnistlab.inspection.bench import notebook_run
 
     torch.manual_seed(0)
     split = Split(torch.randint(0, 256, (300, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (300,)))

@@ -2,10 +2,9 @@ import json
 
 import pytest
 
-from mnistlab import load_config
-from mnistlab.budget import check, resolve_budget
-from mnistlab.cli import main
-from mnistlab.rundir import write_json, write_metrics
+from mnistlab.cli.app import main
+from mnistlab.inspection.budget import check, resolve_budget
+from mnistlab.training.rundir import write_json, write_metrics
 
 
 def crafted_run(folder, model="ref3", accs=(99.0, 99.41, 99.45, 99.42), budget=None, **kwargs):
@@ -108,10 +107,16 @@ def test_bad_input_is_one_line(args, message, capsys):
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_train_prints_the_verdict_when_the_config_has_a_budget(tiny_data, tmp_path):
-    from mnistlab.train import train
-
-    cfg = load_config(None, {"model": "ref3", "dataset": "custom", "max_steps": 2, "threads": 1, "budget": {}})
-    result = train(cfg, out=tmp_path / "r", data_dir=tiny_data, quiet=True)
-    log = (result.run_dir / "log.txt").read_text()
+def test_train_prints_the_verdict_when_the_config_has_a_budget(tiny_data, tmp_path, capsys):
+    """`mnistlab train` ends with the verdict, on the terminal and in log.txt; the library's trainer leaves it
+    to its caller (inspection.budget.verdict_hook as its on_end), so training never imports inspection."""
+    cfg = tmp_path / "b.toml"
+    cfg.write_text('model = "ref3"\n[budget]\n')
+    args = ["train", "--config", cfg, "--dataset", "custom", "--data-dir", tiny_data, "--max-steps", "2"]
+    assert main([str(a) for a in [*args, "--threads", "1", "--out", tmp_path / "r", "--no-report"]]) == 0
+    log = (tmp_path / "r" / "log.txt").read_text()
     assert "Budget check:" in log and "Verdict: FAIL (final test accuracy, consistency)" in log
+    assert "Verdict: FAIL" in capsys.readouterr().out
+    from mnistlab.inspection.budget import verdict_hook
+
+    assert verdict_hook(None) is None

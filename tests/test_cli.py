@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from mnistlab.cli import main
+from mnistlab.cli.app import main
 
 
 def run_cli(*args, env=None):

@@ -7,10 +7,10 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from mnistlab import load_config
-from mnistlab.distill import distill_loss
 from mnistlab.errors import MnistlabError
 from mnistlab.system import native_bf16
-from mnistlab.train import train
+from mnistlab.training.distill import distill_loss
+from mnistlab.training.train import train
 
 CPU = torch.device("cpu")
 
@@ -80,8 +80,8 @@ def test_a_teacher_that_saw_the_validation_images_is_refused(tiny_data, tmp_path
 
 
 def test_a_preset_s_teacher_loads_from_outside_the_checkout(tmp_path, monkeypatch):
-    from mnistlab.data import get_spec
-    from mnistlab.distill import load_teacher
+    from mnistlab.data.verified import get_spec
+    from mnistlab.training.distill import load_teacher
 
     cfg = load_config("fashion-20k")
     assert cfg.teacher and not cfg.teacher.startswith("/")  # the preset names it relative to the checkout

@@ -5,9 +5,9 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from mnistlab.dropout import FastDropout, fast_dropout, keep_mask, use_fast_dropout
 from mnistlab.models import create_model
-from mnistlab.train import train
+from mnistlab.training.dropout import FastDropout, fast_dropout, keep_mask, use_fast_dropout
+from mnistlab.training.train import train
 
 from .test_parallel import tiny
 

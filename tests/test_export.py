@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from mnistlab.cli import main
-from mnistlab.data import load_split
-from mnistlab.evaluate import normalize
-from mnistlab.rundir import load_model
-from mnistlab.weights import default_run_dir
+from mnistlab.cli.app import main
+from mnistlab.data.verified import load_split
+from mnistlab.training.evaluate import normalize
+from mnistlab.training.rundir import load_model
+from mnistlab.use.weights import default_run_dir
 
 
 @pytest.fixture(scope="module")

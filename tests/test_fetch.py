@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from mnistlab.data import fetch, load_split
+from mnistlab.data.verified import fetch, load_split
 from mnistlab.errors import DataError
 
 FASHION_DEB = Path("/usr/share/datasets/fashion-mnist")

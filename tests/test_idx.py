@@ -3,9 +3,9 @@ import gzip
 import numpy as np
 import pytest
 
-from mnistlab.data import load_split
+from mnistlab.data.idx import encode_idx, parse_idx, read_idx, write_idx
+from mnistlab.data.verified import load_split
 from mnistlab.errors import DataError
-from mnistlab.idx import encode_idx, parse_idx, read_idx, write_idx
 
 from .conftest import write_custom_dataset
 

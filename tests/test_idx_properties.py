@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mnistlab.data.idx import encode_idx, parse_idx
 from mnistlab.errors import DataError
-from mnistlab.idx import encode_idx, parse_idx
 
 
 @settings(max_examples=300, deadline=None)

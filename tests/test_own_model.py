@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 import mnistlab
-from mnistlab.cli import main
+from mnistlab.cli.app import main
 from mnistlab.errors import MnistlabError
 
 NET = """
@@ -205,7 +205,7 @@ def test_the_same_seed_gives_the_same_weights_as_a_registered_model_would(files,
     """A file's network is built after seeding, as a registered one: the same run twice is bit-identical."""
     cfg = mnistlab.load_config(None, {"model": f"{files}/my_net.py:small", "dataset": "custom", "max_steps": 5,
                                       "threads": 1, "augment": {"rotation": 7.0}})  # fmt: skip
-    from mnistlab.train import train
+    from mnistlab.training.train import train
 
     a = train(cfg, out=tmp_path / "a", data_dir=tiny_data, quiet=True)
     b = train(cfg, out=tmp_path / "b", data_dir=tiny_data, quiet=True)

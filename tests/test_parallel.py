@@ -5,8 +5,8 @@ from safetensors.torch import load_file
 
 from mnistlab import create_model, load_config
 from mnistlab.errors import MnistlabError
-from mnistlab.parallel import ReplicaPair
-from mnistlab.train import train
+from mnistlab.training.parallel import ReplicaPair
+from mnistlab.training.train import train
 
 
 def tiny(**kw):

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnistlab.cli import main
-from mnistlab.data import load_split
-from mnistlab.evaluate import predict_logits
-from mnistlab.predict import Predictor
-from mnistlab.preprocess import preprocess
-from mnistlab.weights import default_run_dir
+from mnistlab.cli.app import main
+from mnistlab.data.verified import load_split
+from mnistlab.training.evaluate import predict_logits
+from mnistlab.use.predict import Predictor
+from mnistlab.use.preprocess import preprocess
+from mnistlab.use.weights import default_run_dir
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_text_output_and_top_k(tmp_path, capsys):
 
 
 def test_preprocessed_names_do_not_collide(tmp_path):
-    from mnistlab.predict import predict_files
+    from mnistlab.use.predict import predict_files
 
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnistlab.preprocess import (
+from mnistlab.use.preprocess import (
     ImageError,
     NoDigitError,
     load_digit,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from mnistlab.errors import MnistlabError
-from mnistlab.preprocess import MAX_PIXELS, ImageError, NoDigitError, load_digit, preprocess
+from mnistlab.use.preprocess import MAX_PIXELS, ImageError, NoDigitError, load_digit, preprocess
 
 FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MODES = ["L", "RGB", "RGBA", "I;16", "P", "1", "LA"]
@@ -159,7 +159,7 @@ def test_jpeg_claiming_huge_dimensions_is_refused(size):
 BOMBS = r"""
 import resource, sys
 from tests.test_preprocess_properties import png_header_claiming, jpeg_claiming
-from mnistlab.preprocess import ImageError, load_digit
+from mnistlab.use.preprocess import ImageError, load_digit
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux reports KiB)
 before = peak()
 bombs = [png_header_claiming(w, h, 6) for w, h in ((100_000, 100_000), (2**31 - 1, 2**31 - 1), (9460, 9460))]

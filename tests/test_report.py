@@ -4,12 +4,12 @@ import torch
 from PIL import Image
 
 from mnistlab import load_config, load_model
-from mnistlab import plots as plots_mod
-from mnistlab.cli import main
-from mnistlab.data import load_split
-from mnistlab.evaluate import evaluate, predict_logits
-from mnistlab.report import IMAGES, first_batch, predict, write_report
-from mnistlab.train import train
+from mnistlab.cli.app import main
+from mnistlab.data.verified import load_split
+from mnistlab.inspection import plots as plots_mod
+from mnistlab.inspection.report import IMAGES, first_batch, predict, write_report
+from mnistlab.training.evaluate import evaluate, predict_logits
+from mnistlab.training.train import train
 
 RECIPE = {"model": "ref3", "dataset": "custom", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1}
 
@@ -63,7 +63,7 @@ def test_misclassified_grid_holds_exactly_evals_errors(run, tiny_data, monkeypat
 
 
 def test_batch_png_is_the_trainers_first_batch(tiny_data, tmp_path, monkeypatch):
-    import mnistlab.train as train_mod
+    import mnistlab.training.train as train_mod
 
     seen = []
     real = train_mod.create_model

@@ -9,8 +9,8 @@ import time
 import pytest
 from safetensors.torch import load_file
 
-from mnistlab.checkpoint import load_checkpoint
 from mnistlab.errors import MnistlabError
+from mnistlab.training.checkpoint import load_checkpoint
 
 ARGS = [
     "--model",
@@ -164,8 +164,8 @@ def test_checkpoint_saves_and_restores_the_cuda_generator(tmp_path, monkeypatch)
     is not promised bit-identical: the trainer does not ask cuDNN for deterministic kernels.)"""
     import torch
 
-    from mnistlab import checkpoint
     from mnistlab.models import create_model
+    from mnistlab.training import checkpoint
 
     model = create_model("ref1")
     opt = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -3,11 +3,11 @@ import json
 import pytest
 from safetensors.torch import load_file
 
-from mnistlab.cli import main
+from mnistlab.cli.app import main
 from mnistlab.errors import MnistlabError
-from mnistlab.repeat import parse_seeds, stats
-from mnistlab.rundir import read_metrics, write_json, write_metrics
-from mnistlab.runs import list_runs
+from mnistlab.inspection.runs import list_runs
+from mnistlab.training.repeat import parse_seeds, stats
+from mnistlab.training.rundir import read_metrics, write_json, write_metrics
 
 
 def fake_run(folder, accs, model="ref3", params=7776):
@@ -104,8 +104,8 @@ def test_repeat_resume_reads_back_finished_seeds_and_trains_missing_ones(tiny_da
 def test_resume_rebuilds_the_run_s_network_after_a_registered_default_changes(tiny_data, tmp_path, monkeypatch):
     """config.json keeps only the kwargs given; a resumed or counted run rebuilds model.json's resolved ones."""
     from mnistlab.models import count_params, create_model, registry
-    from mnistlab.repeat import _same_recipe
-    from mnistlab.train import resume_config
+    from mnistlab.training.repeat import _same_recipe
+    from mnistlab.training.train import resume_config
 
     run = tmp_path / "seed0"
     args = ["train", "--model", "mnist-5k", "--dataset", "custom", "--data-dir", str(tiny_data), "--threads", "1"]

@@ -13,9 +13,9 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2 for its TestClie
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from mnistlab.predict import Predictor  # noqa: E402
-from mnistlab.serve import MAX_UPLOAD, create_app  # noqa: E402
-from mnistlab.weights import default_run_dir  # noqa: E402
+from mnistlab.use.predict import Predictor  # noqa: E402
+from mnistlab.use.serve import MAX_UPLOAD, create_app  # noqa: E402
+from mnistlab.use.weights import default_run_dir  # noqa: E402
 
 
 def png(img: Image.Image) -> bytes:
@@ -60,7 +60,7 @@ def test_multipart_and_raw_body_give_the_predict_json(client):
 
 def test_same_answer_as_predict(client, tmp_path):
     """The API and `mnistlab predict` run the same code: same label, confidence and top-k."""
-    from mnistlab.predict import predict_files
+    from mnistlab.use.predict import predict_files
 
     (tmp_path / "one.png").write_bytes(drawn_one())
     cli = predict_files([tmp_path / "one.png"], predictor=Predictor.load())[0]

@@ -18,7 +18,7 @@ from tests.test_browser import free_port  # the browser test's helper: a free po
 
 httpx = pytest.importorskip("httpx", reason="the load test's client (in requirements.txt)")
 
-MAX_UPLOAD = 2 * 1024 * 1024  # the server's limit (mnistlab.serve.MAX_UPLOAD), without importing FastAPI here
+MAX_UPLOAD = 2 * 1024 * 1024  # the server's limit (mnistlab.use.serve.MAX_UPLOAD), without importing FastAPI here
 CONCURRENCY, GOOD, BATCH = 20, 500, 100
 RSS_GROWTH_LIMIT_MB = 30  # between the first and the last 100 requests (observed: see README, Reliability)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab.config import TrainConfig, from_dict, load_config
-from mnistlab.data import data_dir, find_file, get_spec, load_split
-from mnistlab.evaluate import evaluate
-from mnistlab.repeat import _same_recipe, stats
-from mnistlab.rundir import load_model, read_json
+from mnistlab.data.verified import data_dir, find_file, get_spec, load_split
+from mnistlab.training.config import TrainConfig, from_dict, load_config
+from mnistlab.training.evaluate import evaluate
+from mnistlab.training.repeat import _same_recipe, stats
+from mnistlab.training.rundir import load_model, read_json
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["mnist-5k", "mnist-8k", "mnist-20k", "fashion-20k", "ref1", "ref2", "ref3", "ref4"]

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnistlab.distill import distill_loss
 from mnistlab.models import create_model
-from mnistlab.parallel import ReplicaPair
-from mnistlab.steps import CrossEntropy, Distiller, SingleStep, Tally, inputs
+from mnistlab.training.distill import distill_loss
+from mnistlab.training.parallel import ReplicaPair
+from mnistlab.training.steps import CrossEntropy, Distiller, SingleStep, Tally, inputs
 
 
 def batch(n=8, seed=0):

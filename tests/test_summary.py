@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from mnistlab import create_model, list_models
-from mnistlab.cli import main
-from mnistlab.summary import summarize, trace
+from mnistlab.cli.app import main
+from mnistlab.inspection.summary import summarize, trace
 
 MODELS = list_models()
 
@@ -97,7 +97,7 @@ def test_summary_leaves_batchnorm_buffers_and_mode_alone(name):
 
 
 def test_cli_json_for_a_model_and_a_run(tmp_path, capsys):
-    from mnistlab.rundir import save_weights, write_json
+    from mnistlab.training.rundir import save_weights, write_json
 
     assert main(["summary", "ref3", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from mnistlab.cli import main
-from mnistlab.config import load_config
+from mnistlab.cli.app import main
+from mnistlab.training.config import load_config
 
 # Random sampling (no TPE start-up wait) over 2 x 2 x 3 architectures and a log lr range: ~0.3 s a trial
 # on the 512-image fixture; the median pruner sees per-epoch validation accuracy after two trials.
@@ -179,7 +179,7 @@ def postgres_url():
 def test_two_workers_share_postgresql(postgres_url, tiny_data, tmp_path, capsys):
     results = start_workers(tmp_path, tiny_data, postgres_url, "tiny-pg", 6)
     check_shared(results, 6, show_json(capsys, "tiny-pg", postgres_url))
-    assert not list(tmp_path.glob("sweeps")), "a PostgreSQL sweep wrote a local storage file"
+    assert not list(tmp_path.glob("studies")), "a PostgreSQL sweep wrote a local storage file"
 
 
 def test_budget_and_infeasible_shapes_are_pruned_untrained(tiny_data, tmp_path, capsys):
@@ -237,8 +237,8 @@ def test_misuse_is_one_line(journal_sweep, tmp_path, capsys):
 
 
 def test_train_set_flag_takes_toml_values(tmp_path, capsys):
-    from mnistlab.cli import build_parser
-    from mnistlab.commands.train import config_from_flags
+    from mnistlab.cli.app import build_parser
+    from mnistlab.cli.train import config_from_flags
 
     ns = build_parser().parse_args(
         ["train", "--model", "sweepnet", "--set", "scheduler=onecycle", "--set", "model_kwargs={widths = [6, 12]}",
@@ -255,9 +255,9 @@ def test_train_set_flag_takes_toml_values(tmp_path, capsys):
 
 
 def test_a_worker_that_loses_the_race_for_the_last_trial_gives_it_up(tiny_data, tmp_path, monkeypatch):
-    from mnistlab import sweep as sw
-    from mnistlab.space import parse_space
-    from mnistlab.sweep_results import list_trials
+    from mnistlab.sweep import study as sw
+    from mnistlab.sweep.results import list_trials
+    from mnistlab.sweep.space import parse_space
 
     space = parse_space(tomllib.loads(SPACE), "test", {"dataset": "custom"})
     job = sw.Sweep(space, trials=1, threads=1, data_dir=str(tiny_data))

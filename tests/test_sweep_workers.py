@@ -15,9 +15,9 @@ import warnings
 
 import pytest
 
-from mnistlab import sweep as sw
-from mnistlab.cli import main
-from mnistlab.space import load_space, parse_space
+from mnistlab.cli.app import main
+from mnistlab.sweep import study as sw
+from mnistlab.sweep.space import load_space, parse_space
 
 from .test_sweep import SPACE, postgres_url  # noqa: F401  (a fixture: the throwaway PostgreSQL server)
 

@@ -7,9 +7,9 @@ import torch
 from safetensors.torch import load_file
 
 from mnistlab import load_config, load_model
-from mnistlab.data import load_split
-from mnistlab.evaluate import evaluate
-from mnistlab.train import train
+from mnistlab.data.verified import load_split
+from mnistlab.training.evaluate import evaluate
+from mnistlab.training.train import train
 
 
 def tiny_config(**kw):
@@ -90,7 +90,7 @@ def test_real_data_reaches_sane_accuracy(mnist_dir, tmp_path):
 
 
 def test_ema_is_what_is_evaluated_and_saved(tiny_data, tmp_path):
-    from mnistlab.optim import EMA
+    from mnistlab.training.optim import EMA
 
     # The update rule on a toy module: ema <- d * ema + (1 - d) * w, d = min(decay, (1 + t) / (10 + t)).
     lin = torch.nn.Linear(2, 1)
@@ -152,12 +152,12 @@ def test_a_run_still_loads_after_its_model_changes_a_default(tiny_data, tmp_path
 
 
 def test_hold_test_never_evaluates_the_test_set(tiny_data, tmp_path, capsys, monkeypatch):
-    from mnistlab import evaluate as evaluate_mod
-    from mnistlab import train as train_mod
-    from mnistlab.budget import check
-    from mnistlab.cli import main
+    from mnistlab.cli.app import main
     from mnistlab.errors import MnistlabError
-    from mnistlab.repeat import repeat
+    from mnistlab.inspection.budget import check
+    from mnistlab.training import evaluate as evaluate_mod
+    from mnistlab.training import train as train_mod
+    from mnistlab.training.repeat import repeat
 
     seen = []  # the size of every set the trainer evaluates: val (100) only, never the test set (256)
     monkeypatch.setattr(

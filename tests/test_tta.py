@@ -3,12 +3,12 @@ import json
 import pytest
 import torch
 
-from mnistlab.cli import main
-from mnistlab.data import Split
-from mnistlab.evaluate import evaluate
+from mnistlab.cli.app import main
+from mnistlab.data.verified import Split
+from mnistlab.inspection.tta import ID, VIEWS, evaluate_tta, view
 from mnistlab.models import create_model
-from mnistlab.train import train
-from mnistlab.tta import ID, VIEWS, evaluate_tta, view
+from mnistlab.training.evaluate import evaluate
+from mnistlab.training.train import train
 from tests.test_train import tiny_config
 
 

@@ -4,9 +4,9 @@ The notebook API (api.py): fit, Run, summary, check, load_data; load_model reads
 """
 
 from .api import Run, check, fit, load_data, summary
-from .config import TrainConfig, load_config
 from .models import count_params, create_model, list_models
-from .rundir import load_model
+from .training.config import TrainConfig, load_config
+from .training.rundir import load_model
 
 __version__ = "0.1.0"
 __all__ = [

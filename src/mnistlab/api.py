@@ -19,18 +19,18 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import data as data_mod
-from .budget import Verdict, resolve_budget
-from .budget import check as _check
-from .config import TrainConfig, load_config, read_config_dict
-from .display import Picture, html_table, png_tag
+from .data import verified as data_mod
 from .errors import MnistlabError
+from .inspection.budget import Verdict, resolve_budget, verdict_hook
+from .inspection.budget import check as _check
+from .inspection.display import Picture, html_table, png_tag
+from .inspection.summary import Summary, load_target, summarize
 from .models import create_model
 from .models.provenance import reference_for
-from .rundir import load_model, read_json, read_metrics
-from .stops import Interrupted
-from .summary import Summary, load_target, summarize
-from .train import resume_config, train_model
+from .training.config import TrainConfig, load_config, read_config_dict
+from .training.rundir import load_model, read_json, read_metrics
+from .training.stops import Interrupted
+from .training.train import resume_config, train_model
 
 
 def _in_notebook() -> bool:
@@ -90,7 +90,8 @@ def fit(model, config=None, out=None, *, resume=None, data_dir=None, progress=No
         build = build()  # a class or factory: built here, seeded, then trained as an instance
     progress = _in_notebook() and not quiet if progress is None else progress
     try:
-        result = train_model(build, cfg, out, data_dir, progress=progress, quiet=quiet, resume=resume is not None)
+        result = train_model(build, cfg, out, data_dir, progress=progress, quiet=quiet, resume=resume is not None,
+                             on_end=verdict_hook(cfg.budget))  # fmt: skip
     except Interrupted as e:
         where = Path(out) if out else None
         hint = f"mnistlab.fit(model, resume={str(where or e.run_dir)!r})"
@@ -180,13 +181,13 @@ class Run:
         return self.model
 
     def curves(self) -> Picture:
-        from . import plots
+        from .inspection import plots
 
         budget = self.config.get("budget") or {}
         return Picture(plots.curves(self.metrics, self.path / "curves.png", budget.get("min_acc")))
 
     def _predictions(self):
-        from .report import predict
+        from .inspection.report import predict
 
         meta = read_json(self.path / "model.json")
         test = data_mod.load_split(meta.get("dataset", "mnist"), False, self.data_dir)
@@ -195,7 +196,7 @@ class Run:
 
     def misclassified(self, limit: int = 100) -> Picture:
         """The test digits the network gets wrong, highest loss first: true→predicted and confidence."""
-        from . import plots
+        from .inspection import plots
 
         p, test, meta = self._predictions()
         classes = list(meta.get("classes", [str(i) for i in range(10)]))
@@ -206,7 +207,7 @@ class Run:
         return Picture(plots.digit_grid(test.images[shown].numpy(), labels, self.path / "misclassified.png", title))
 
     def confusion(self) -> Picture:
-        from . import plots
+        from .inspection import plots
 
         p, _, meta = self._predictions()
         classes = list(meta.get("classes", [str(i) for i in range(10)]))
@@ -214,7 +215,7 @@ class Run:
 
     def report(self, note: str | None = None) -> Path:
         """report.md and report.html with every picture, as `mnistlab report` writes them."""
-        from .report import write_report
+        from .inspection.report import write_report
 
         return write_report(self.path, note, self.data_dir, model=self.load())
 

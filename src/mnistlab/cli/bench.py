@@ -1,0 +1,45 @@
+import json
+
+from ..inspection.bench import bench
+
+
+def add(sub):
+    p = sub.add_parser("bench", help="time the notebooks' pipeline against mnistlab's trainer, side by side")
+    p.add_argument("--model", default="ref1", help="a registered name or your FILE.py:Name (default ref1)")
+    p.add_argument("--config", default=None,
+                   help="the mnistlab side's recipe (default: the model's preset; ref3 for yours)")  # fmt: skip
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: one per core)")
+    p.add_argument("--replicas", type=int, choices=(1, 2), default=None,
+                   help="mnistlab side: model replicas, one thread each (default: 2 on 2+ threads)")  # fmt: skip
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"),
+                   help="where both sides train (default cpu); the notebook side sends each batch there")  # fmt: skip
+    p.add_argument("--plain-dropout", action="store_true",
+                   help="mnistlab side: nn.Dropout's masks instead of the cheaper fast_dropout ones")  # fmt: skip
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(ns):
+    from ..errors import MnistlabError
+
+    if ns.steps < 1:
+        raise MnistlabError("--steps must be >= 1")
+    r = bench(
+        ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas, ns.device, not ns.plain_dropout, ns.config
+    )
+    if ns.json:
+        print(json.dumps(r.to_dict(), indent=2))
+        return
+    where = r.cpu if r.device == "cpu" else f"{r.device} (CPU: {r.cpu})"
+    print(f"{r.model}: {r.steps} steps of batch {r.batch_size}, {r.threads} threads, {where}")
+    print(f"  notebook pipeline  {r.notebook_s_per_step * 1000:8.1f} ms/step  {r.notebook_gflops:6.2f} GFLOP/s")
+    print(
+        f"  mnistlab trainer   {r.mnistlab_s_per_step * 1000:8.1f} ms/step  {r.mnistlab_gflops:6.2f} GFLOP/s "
+        f"({100 * r.mnistlab_share_of_peak:.1f}% of peak){', bf16 autocast' if r.mnistlab_bf16 else ''}"
+        f"{', 2 replicas x 1 thread' if r.mnistlab_replicas == 2 else ''}"
+        f"{', fast dropout masks' if r.mnistlab_fast_dropout else ''}"
+    )
+    print(f"  speed-up {r.speedup:.2f}x; peak {r.peak_gflops:.0f} GFLOP/s = {r.peak_formula}")

@@ -1,0 +1,2 @@
+"""Package data: the training presets (*.toml, `mnistlab train --config NAME`) and the sweep spaces
+(spaces/*.toml, `mnistlab sweep --space`)."""

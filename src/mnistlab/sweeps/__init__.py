@@ -1,1 +1,0 @@
-"""Search-space files shipped with mnistlab (`mnistlab sweep` uses default.toml without --space)."""
