@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEBS := npm dataset-fashion-mnist chromium chromium-driver postgresql
 CONFIG ?= mnist-8k
 
-.PHONY: venv sysdeps data train test lint format clean
+.PHONY: venv sysdeps data train test test-fast lint format clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ train: data
 
 test: data lint
 	$(BIN)/python -m pytest
+
+# The unit tier, for the edit-test loop: no real data, browser, database or whole training runs (about a minute).
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow and not browser and not database"
 
 lint: venv
 	$(BIN)/ruff check src tests examples && $(BIN)/ruff format --check src tests examples

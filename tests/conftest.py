@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import settings
 
-from mnistlab.idx import encode_idx
+from mnistlab.data.idx import encode_idx
 
 # Property tests draw the same examples on every run: CI cannot go red by a fresh random draw.
 settings.register_profile("mnistlab", derandomize=True, deadline=None)
@@ -49,9 +49,37 @@ def tiny_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """The real MNIST cache; `make test` fetches it first. Skipped only outside make test without it."""
-    from mnistlab.data import data_dir, find_file
+    from mnistlab.data.verified import data_dir, find_file
 
     folder = data_dir("mnist")
     if find_file(folder, "t10k-images-idx3-ubyte") is None:
         pytest.skip(f"real MNIST not in {folder}; run 'mnistlab data fetch' (make test does)")
     return folder
+
+
+# Test tiers: `make test` runs everything; `make test-fast` (-m "not slow and not browser and not database")
+# the unit tier for the edit-test loop. Marked here by what a test needs, so a new test is tiered too.
+SLOW_FILES = {  # whole training runs, kernels, servers under load, worker processes
+    "test_resume.py",
+    "test_serve_load.py",
+    "test_notebook.py",
+    "test_sweep_workers.py",
+    "test_shipped_results.py",
+    "test_bench.py",
+}
+SLOW_TESTS = {
+    "test_overfits_one_batch",
+    "test_two_workers_share_a_journal_file",
+    "test_clean_epochs_train_the_last_epochs_without_augmentation",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if item.path.name == "test_browser.py":
+            item.add_marker(pytest.mark.browser)
+        if "postgres_url" in fixtures or "postgresql" in item.nodeid:
+            item.add_marker(pytest.mark.database)
+        if "mnist_dir" in fixtures or item.path.name in SLOW_FILES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
