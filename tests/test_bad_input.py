@@ -58,13 +58,13 @@ ROWS = {
     "sweep bad storage URL": (["sweep", "--study", "s", "--storage", "bogus://x", "--show"], "cannot open"),
     "sweep missing journal": (["sweep", "--study", "s", "--storage", "{tmp}/none.journal", "--show"], "no such"),
     "sweep negative --threads": (["sweep", "--study", "s", "--storage", "{tmp}/t.journal", "--threads", "-1"], ">= 0"),
-    "check nan --min-acc": (["check", "{default}", "--min-acc", "nan"], "min_acc must be a percentage"),
+    "check nan --min-acc": (["check", "{default}", "--min-acc", "nan"], "--min-acc: must be a finite number"),
     "check --min-acc over 100": (["check", "{default}", "--min-acc", "101"], "min_acc must be a percentage"),
-    "sweep --show --top -3": (
-        ["sweep", "--study", "s", "--storage", "{tmp}/t.journal", "--show", "--top", "-3"],
+    "sweep --show --top 0": (
+        ["sweep", "--study", "s", "--storage", "{tmp}/t.journal", "--show", "--top", "0"],
         "--top must be >= 1",
     ),
-    "bench negative --threads": (["bench", "--threads", "-1", "--steps", "1"], "--threads must be >= 0"),
+    "bench negative --threads": (["bench", "--threads", "-1", "--steps", "1"], "--threads: must be >= 0"),
     "serve port out of range": (["serve", "--port", "70000"], "port must be 0-65535"),
 }
 

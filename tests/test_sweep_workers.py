@@ -174,7 +174,7 @@ BAD_FLAGS = [
     (["--heartbeat", "inf"], "argument --heartbeat: invalid int value: 'inf'"),
     (["--stale-after", "1.5"], "argument --stale-after: invalid int value: '1.5'"),
     (["--heartbeat", "0"], "--heartbeat must be >= 1, got 0"),
-    (["--heartbeat", "-5"], "--heartbeat must be >= 1, got -5"),
+    (["--heartbeat", "-5"], "--heartbeat: must be >= 0, got '-5'"),
     (["--stale-after", "1"], "--stale-after must be >= 2, got 1"),
     (["--heartbeat", "5", "--stale-after", "9"], "--stale-after must be at least twice --heartbeat (10), got 9"),
 ]

@@ -6,6 +6,7 @@ argparse namespace into plain arguments before calling the library.
 
 import argparse
 import importlib
+import math
 import sys
 
 from ..errors import MnistlabError
@@ -44,7 +45,40 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMANDS:
         importlib.import_module(f"mnistlab.cli.{name}").add(sub)
+    for p in [parser, *sub.choices.values()]:
+        guard_numbers(p)
     return parser
+
+
+def _count(text: str) -> int:
+    value = int(text)  # "nan", "inf", "1.5": ValueError, which argparse reports as an invalid int
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _amount(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+_count.__name__, _amount.__name__ = "int", "float"  # argparse names the type in its message
+
+
+def guard_numbers(parser: argparse.ArgumentParser) -> None:
+    """Every int or float flag of every command refuses NaN, infinities and negative values while parsing,
+    in one line, before the command does anything: a flag added later is covered too. Upper bounds and
+    zero stay with each command, which knows them (config validation, --port, --top-k, ...)."""
+    for action in parser._actions:
+        if action.type is int:
+            action.type = _count
+        elif action.type is float:
+            action.type = _amount
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                guard_numbers(child)
 
 
 def main(argv=None) -> int:
