@@ -84,6 +84,7 @@ REFUSED = {
     "wrong output shape": ("{d}/shape.py:Net", "returned (2, 10, 1, 1); expected (2, 10)"),
     "no parameters": ("{d}/noparams.py:Net", "has no parameters to train"),
     "a module that does not import": ("nosuchpkg.nets:Net", "cannot import 'nosuchpkg.nets'"),
+    "a file without the name": ("{d}/my_net.py", "name the network in the file too"),
 }
 
 

@@ -157,7 +157,7 @@ def check(target, budget: BudgetConfig | None = None, model=None, trust_code: bo
         input_shape = meta.get("input_shape", [1, 28, 28])
     if (path / "model.json").is_file():
         metrics = read_metrics(path)
-    elif model is None and (target in list_models() or parse_ref(target).kind != "registry"):
+    elif model is None and (target in list_models() or parse_ref(target).kind != "registry" or target.endswith(".py")):
         model = create_model(target)
     elif model is None:
         raise MnistlabError(

@@ -272,7 +272,7 @@ def load_target(target: str, trust_code: bool = False) -> tuple[nn.Module, str, 
             else build_from_meta(path, meta, trust_code)
         )
         return model, f"{meta.get('name', '?')} ({path})", list(meta.get("input_shape", [1, 28, 28]))
-    if target in list_models() or parse_ref(target).kind != "registry":
+    if target in list_models() or parse_ref(target).kind != "registry" or target.endswith(".py"):
         return create_model(target), target, [1, 28, 28]
     if path.exists():
         raise MnistlabError(f"{path}: not a run directory (no model.json)")

@@ -41,6 +41,8 @@ def list_models() -> list[str]:
 
 
 def model_entry(name: str) -> ModelEntry:
+    if name not in _REGISTRY and name.endswith(".py"):
+        raise MnistlabError(f"model {name!r}: name the network in the file too: {name}:Net (a class or a function)")
     if name not in _REGISTRY:
         raise MnistlabError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
     return _REGISTRY[name]
