@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.tes
 from tests.test_predict import photo  # noqa: E402
 
 from mnistlab.data import load_split  # noqa: E402
-from mnistlab.predict import Predictor  # noqa: E402
-from mnistlab.preprocess import preprocess  # noqa: E402
+from mnistlab.use.predict import Predictor  # noqa: E402
+from mnistlab.use.preprocess import preprocess  # noqa: E402
 
 N = 300
 test = load_split("mnist", False)

@@ -1,7 +1,7 @@
 """Test-time-augmentation figures for the shipped seeds (from the repository root): python results/tta.py [CLASS ...]
 
 For each class (default: every folder with a repeat.json) evaluates results/CLASS/seed0..4 on the test
-set with its dataset's TTA views (softmax averaged; `mnistlab.tta`) and writes results/CLASS/tta.json:
+set with its dataset's TTA views (softmax averaged; `mnistlab.inspection.tta`) and writes results/CLASS/tta.json:
 MNIST "shift", the image and its four 1-pixel shifts, chosen on validation splits on 2026-11-22 before any
 TTA test figure was computed; Fashion-MNIST "shift-flip", those five views and their mirror images, chosen on
 the fashion-20k research runs' validation splits on 2026-12-03 (+0.56 points over no TTA, +0.19 over "shift");
@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from mnistlab.data import load_split
-from mnistlab.rundir import load_model, read_json
-from mnistlab.tta import VIEWS, evaluate_tta
+from mnistlab.inspection.tta import VIEWS, evaluate_tta
+from mnistlab.training.rundir import load_model, read_json
 
 HERE = Path(__file__).parent
 TTA = {"mnist": "shift", "fashion-mnist": "shift-flip"}  # dataset -> view set, each chosen on validation

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from mnistlab.data import carve_validation, load_split
-from mnistlab.rundir import load_model, read_json
-from mnistlab.tta import VIEWS, evaluate_tta
+from mnistlab.inspection.tta import VIEWS, evaluate_tta
+from mnistlab.training.rundir import load_model, read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 train_split = functools.cache(lambda dataset: load_split(dataset, True))  # read and verified once per dataset

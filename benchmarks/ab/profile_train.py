@@ -16,8 +16,8 @@ import time
 import torch
 from torch.profiler import profile
 
-from mnistlab.config import load_config
-from mnistlab.train import train
+from mnistlab import load_config
+from mnistlab.training.train import train
 
 overrides = {"max_steps": int(sys.argv[1]), "threads": int(sys.argv[2])}
 for kv in sys.argv[3:]:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import torch
 
-from mnistlab import data as D
-from mnistlab.data import carve_validation
-from mnistlab.evaluate import evaluate, normalize
-from mnistlab.rundir import load_model, read_json
+from mnistlab.data import carve_validation, get_spec, load_split
+from mnistlab.training.evaluate import evaluate, normalize
+from mnistlab.training.rundir import load_model, read_json
 
 ROOT = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
@@ -28,9 +27,9 @@ for cfgp in sorted((ROOT / "research").rglob("config.json")):
     if ds != "mnist":
         continue
     if ds not in splits:
-        splits[ds] = carve_validation(D.load_split(ds, True), 5000)
+        splits[ds] = carve_validation(load_split(ds, True), 5000)
     tr, va = splits[ds]
-    spec = D.get_spec(ds)
+    spec = get_spec(ds)
     try:
         m = load_model(run)
     except Exception as e:
