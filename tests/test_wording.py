@@ -1,5 +1,5 @@
-"""The repository reads as a product: no tracked text file speaks of numbered work periods or of an issue's
-requests (dates and questions instead; the project's own targets, not "the issue asks")."""
+"""The repository reads as a product: no tracked text file speaks of numbered work periods or quotes an
+issue's requests (dates and questions instead, and targets stated as the project's own)."""
 
 import re
 import subprocess
