@@ -52,7 +52,8 @@ def cpu_has_bf16() -> bool:
 
 def native_bf16(device: torch.device) -> bool:
     """Whether bf16 autocast pays off here: on CUDA, and on CPUs with AVX-512 BF16 or AMX (measured on a
-    Zen 5: train steps 1.16-1.53x faster, benchmarks/ab/bf16.txt); on AVX2-only CPUs bf16 is slower than fp32."""
+    Zen 5: train steps 1.16-1.53x faster, benchmarks/results/2026-12-02-epyc/bf16.txt); on AVX2-only CPUs bf16
+    is slower than fp32."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return device.type == "cpu" and cpu_has_bf16()

@@ -95,7 +95,7 @@ class CompactNet(nn.Module):
 
 # mnist-8k spends its body on width: four separable convs 24-32-40-48 (7,688 params) where the dense
 # 16-16-16 body (7,432) sat on a plateau; 99.48% vs 99.34% mean validation accuracy, lower validation loss
-# in every seed (results/mnist-8k/tuning, 2026-12-02). Final map 4x4, receptive field 22 px.
+# in every seed (research/mnist-8k/separable-body, 2026-12-02). Final map 4x4, receptive field 22 px.
 @register("mnist-8k", "CompactNet 8-16 | 1x1 16 | separable 24-32-40-48, GAP: under 8,000 params, 15 epochs")
 def mnist_8k(**kw):
     return CompactNet(**({"stem": (8, 16), "trans": 16, "body": (24, 32, 40, 48), "sep": True} | kw))
@@ -103,7 +103,7 @@ def mnist_8k(**kw):
 
 # mnist-5k takes mnist-8k's separable four-conv body, narrower (4,910 params): 99.36% vs 99.16% mean
 # validation accuracy over seeds 0-4 against the dense 12-12-12 body (4,498), validation loss 0.055-0.056
-# vs 0.067-0.077 in every seed (results/mnist-5k/tuning, 2026-12-02/03).
+# vs 0.067-0.077 in every seed (research/mnist-5k/separable-body, 2026-12-03).
 @register("mnist-5k", "CompactNet 6-12 | 1x1 12 | separable 16-24-32-40, GAP: under 5,000 params, 15 epochs")
 def mnist_5k(**kw):
     return CompactNet(**({"stem": (6, 12), "trans": 12, "body": (16, 24, 32, 40), "sep": True} | kw))
@@ -120,7 +120,7 @@ def mnist_20k(**kw):
 # fashion-20k is a padded sweepnet: 3x3 convs that keep the frame (Fashion items reach its border), 16 at
 # 28x28, pool, 20-20 at 14x14, pool, 28-28 at 7x7, GAP (receptive field 30 px), distilled in its preset.
 # 92.58% mean val over seeds 0-4 against 92.36% for the CompactNet it replaced, distilled alike
-# (results/fashion-20k/tuning, 2026-12-03).
+# (research/fashion-20k/distilled-sweepnet, 2026-12-03).
 @register(
     "fashion-20k",
     "padded sweepnet 16 | 20-20 | 28-28, GAP, no dropout, for Fashion-MNIST: under 20,000 params",
@@ -130,7 +130,7 @@ def fashion_20k(**kw):
     return SweepNet(**({"widths": [16, 20, 28], "depths": [1, 2, 2], "padding": 1, "dropout": 0.0} | kw))
 
 
-# The fashion-20k of 2026-12-02 to 2026-12-03 (the earlier fashion tuning runs name it).
+# The fashion-20k of 2026-12-02 to 2026-12-03 (the earlier fashion research runs name it).
 @register("fashion-20k-compact", "CompactNet 8-16 | 1x1 16 | 24-28-28, no dropout: fashion-20k until 2026-12-03")
-def fashion_20k_compact(**kw):  # no dropout: the net underfits Fashion-MNIST (results/fashion-20k/tuning)
+def fashion_20k_compact(**kw):  # no dropout: it underfits Fashion-MNIST (research/fashion-20k/recipe-regularisation)
     return CompactNet(**({"stem": (8, 16), "trans": 16, "body": (24, 28, 28), "dropout": 0.0} | kw))

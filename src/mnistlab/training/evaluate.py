@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ..data.verified import Split
 
-EVAL_BATCH = 500  # on CPU ~3x faster than 2000 for 10k images: batches stay in cache (benchmarks/ab/eval_batch.txt)
+EVAL_BATCH = 500  # on CPU ~3x faster than 2000 for 10k images: batches stay in cache (research/speed/eval-batch)
 
 
 def normalize(images_u8: torch.Tensor, mean: float, std: float) -> torch.Tensor:

@@ -4,7 +4,7 @@ Why: for these small convolutions PyTorch's intra-op threading gains only ~1.3x 
 (benchmarks/README.md), while two independent one-thread streams keep both cores busy (ops release the
 GIL). The price is BatchNorm over each half ("ghost batch norm", Hoffer et al. 2017): batch statistics of
 B/2 images, not B, so a run with `replicas = 2` is a different recipe from `replicas = 1`, checked on
-validation before use (results/mnist-8k/tuning/README.md).
+validation before use (research/speed/replicas).
 
 Bit-for-bit reproducibility is kept: the gradients of the two halves are summed in a fixed order into
 replica 0 (the model the optimizer, EMA, checkpoints and evaluation see); replica 1 copies its weights
