@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 # Debian packages some features need; installed when missing (needs root), else a warning.
 DEBS := npm dataset-fashion-mnist chromium chromium-driver postgresql
 CONFIG ?= mnist-8k
+LINTED := src tests examples research results benchmarks
 
 .PHONY: venv sysdeps data train test test-fast lint format clean
 
@@ -47,11 +48,11 @@ test-fast: venv
 	$(BIN)/python -m pytest -m "not slow and not browser and not database"
 
 lint: venv
-	$(BIN)/ruff check src tests examples && $(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check $(LINTED) && $(BIN)/ruff format --check $(LINTED)
 	$(BIN)/lint-imports
 
 format: venv
-	$(BIN)/ruff format src tests examples && $(BIN)/ruff check --fix src tests examples
+	$(BIN)/ruff format $(LINTED) && $(BIN)/ruff check --fix $(LINTED)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
