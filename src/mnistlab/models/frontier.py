@@ -120,7 +120,7 @@ def mnist_20k(**kw):
 # fashion-20k is a padded sweepnet: 3x3 convs that keep the frame (Fashion items reach its border), 16 at
 # 28x28, pool, 20-20 at 14x14, pool, 28-28 at 7x7, GAP (receptive field 30 px), distilled in its preset.
 # 92.58% mean val over seeds 0-4 against 92.36% for the CompactNet it replaced, distilled alike
-# (research/fashion-20k/distilled-sweepnet, 2026-12-03).
+# (research/fashion-20k/distilled-sweepnet, 2026-12-04).
 @register(
     "fashion-20k",
     "padded sweepnet 16 | 20-20 | 28-28, GAP, no dropout, for Fashion-MNIST: under 20,000 params",
@@ -130,7 +130,7 @@ def fashion_20k(**kw):
     return SweepNet(**({"widths": [16, 20, 28], "depths": [1, 2, 2], "padding": 1, "dropout": 0.0} | kw))
 
 
-# The fashion-20k of 2026-12-02 to 2026-12-03 (the earlier fashion research runs name it).
-@register("fashion-20k-compact", "CompactNet 8-16 | 1x1 16 | 24-28-28, no dropout: fashion-20k until 2026-12-03")
+# The fashion-20k of 2026-12-02 to 2026-12-04 (the earlier fashion research runs name it).
+@register("fashion-20k-compact", "CompactNet 8-16 | 1x1 16 | 24-28-28, no dropout: fashion-20k until 2026-12-04")
 def fashion_20k_compact(**kw):  # no dropout: it underfits Fashion-MNIST (research/fashion-20k/recipe-regularisation)
     return CompactNet(**({"stem": (8, 16), "trans": 16, "body": (24, 28, 28), "dropout": 0.0} | kw))
