@@ -216,8 +216,9 @@ def _border_connected(mask: np.ndarray) -> np.ndarray:
     seen = np.zeros_like(pooled)
     seen[[0, -1], :], seen[:, [0, -1]] = pooled[[0, -1], :], pooled[:, [0, -1]]
     while True:  # geodesic dilation: grow from the border, only through ink
-        grown = np.pad(seen, 1)
-        grown = np.max(sliding_window_view(grown, (3, 3)), axis=(-2, -1)) & pooled
+        p = np.pad(seen, 1)
+        rows = p[:-2] | p[1:-1] | p[2:]  # the 3x3 maximum, separably
+        grown = (rows[:, :-2] | rows[:, 1:-1] | rows[:, 2:]) & pooled
         if np.array_equal(grown, seen):
             break
         seen = grown
