@@ -14,6 +14,7 @@ EXPECTED_PARAMS = {
     "ref2": 19_378,
     "ref3": 7_776,
     "ref4": 17_466,
+    "mnist-2k": 1_954,  # stem 4-8, 1x1 8, separable 12-14-16-18 (the first padded), head 190
     "mnist-5k": 4_910,  # mnist-8k's layout, narrower: stem 6-12, 1x1 12, separable 16-24-32-40, head 400
     "mnist-8k": 7_688,  # 1,560 stem + 1x1; separable 576 + 1,048 + 1,648 + 2,376; head 480
     "mnist-20k": 18_560,
