@@ -1,7 +1,13 @@
-"""`mnistlab serve` under load: the real server in a subprocess on a free port of 127.0.0.1, 500 predictions
-sent 20 at a time and mixed with 100 malformed requests. Every request is answered, nothing gets a 5xx,
-each bad request gets its 4xx, concurrent answers for one image are identical, and the server's resident
-memory (VmRSS) is flat between the first and the last 100 requests."""
+"""`mnistlab serve` under load: the real server in a subprocess on a free port of 127.0.0.1.
+
+- 500 predictions sent 20 at a time, mixed with 100 malformed requests, while one more client posts
+  1400x1400 photos one after another: every request is answered, nothing gets a 5xx, each bad request gets
+  its 4xx, every photo its prediction, concurrent answers for one image are identical, and the server's
+  resident memory (VmRSS) is flat between the first and the last 100 requests.
+- A flood of 300 requests at once: those beyond the server's queues get 503 with a JSON error and
+  Retry-After, the others their prediction, nothing else; then the server answers as before.
+
+Behaviour only: how fast is benchmarks/serve_load.py's business."""
 
 import asyncio
 import io
@@ -11,6 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -44,6 +51,21 @@ DIGITS = {  # name -> (bytes, the label the shipped model gives it, or None when
     "small one": (canvas([[(30, 8), (28, 48)]], side=56), 1),
 }
 TRUNCATED = DIGITS["one"][0][:300]
+
+
+def photo() -> bytes:
+    """A 1400x1400 JPEG (~1.4 MB): a dark '1' on unevenly lit, noisy paper (the shipped model reads a 1)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:1400, 0:1400] / 1400
+    img = Image.fromarray((200 - 50 * xx - 20 * yy).astype(np.uint8)).convert("RGB")
+    ImageDraw.Draw(img).line([(770, 210), (672, 1190)], fill=(40, 40, 50), width=100)
+    a = np.asarray(img).astype(np.int16) + rng.normal(0, 12, (1400, 1400, 3)).astype(np.int16)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=97)
+    return buf.getvalue()
+
+
+PHOTO = photo()
 
 BAD = {  # name -> (httpx request arguments, expected status, a fragment of the JSON error)
     "not an image": ({"content": b"this is not an image " * 20}, 415, "not an image"),
@@ -103,11 +125,23 @@ def server(tmp_path_factory):
             proc.wait()
 
 
-async def send_all(url: str, jobs: list[tuple[str, dict]], pid: int) -> tuple[list, list[float]]:
-    """Every job, CONCURRENCY in flight, in batches of BATCH; VmRSS after each batch. -> (answers, rss)."""
+async def send_all(url: str, jobs: list[tuple[str, dict]], pid: int) -> tuple[list, list[float], list]:
+    """Every job, CONCURRENCY in flight, in batches of BATCH; VmRSS after each batch; and photos posted one
+    after another by one more client until the jobs are done. -> (answers, rss, photo answers)."""
     gate = asyncio.Semaphore(CONCURRENCY)
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    limits = httpx.Limits(max_connections=CONCURRENCY + 1, max_keepalive_connections=CONCURRENCY + 1)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        done, photos = asyncio.Event(), []
+
+        async def photo_client():
+            while not done.is_set() or not photos:
+                try:
+                    r = await client.post("/api/predict", files={"file": ("photo.jpg", PHOTO, "image/jpeg")})
+                    photos.append((r.status_code, r.json()))
+                except (httpx.HTTPError, ValueError) as e:
+                    photos.append((None, repr(e)))
+
+        photographer = asyncio.create_task(photo_client())
 
         async def one(name: str, kwargs: dict):
             async with gate:
@@ -122,21 +156,23 @@ async def send_all(url: str, jobs: list[tuple[str, dict]], pid: int) -> tuple[li
         for start in range(0, len(jobs), BATCH):
             answers += await asyncio.gather(*(one(n, k) for n, k in jobs[start : start + BATCH]))
             rss.append(rss_mb(pid))
-    return answers, rss
+        done.set()
+        await photographer
+    return answers, rss, photos
 
 
 def test_600_requests_20_at_a_time(server):
     url, proc = server
     jobs = requests()
     t0 = time.monotonic()
-    answers, rss = asyncio.run(send_all(url, jobs, proc.pid))
+    answers, rss, photos = asyncio.run(send_all(url, jobs, proc.pid))
     seconds = time.monotonic() - t0
     waits = sorted(a[3] for a in answers)
     statuses = dict(Counter(a[1] for a in answers))
     print(
         f"\n{len(jobs)} requests in {seconds:.1f}s, {CONCURRENCY} in flight; answers {statuses}; latency median "
         f"{waits[len(waits) // 2]:.3f}s, p95 {waits[int(0.95 * len(waits))]:.3f}s, max {waits[-1]:.3f}s; "
-        f"server VmRSS after each 100 (MiB): {[round(m, 1) for m in rss]}"
+        f"server VmRSS after each 100 (MiB): {[round(m, 1) for m in rss]}; {len(photos)} photos meanwhile"
     )
 
     assert len(answers) == len(jobs) == 600
@@ -153,6 +189,41 @@ def test_600_requests_20_at_a_time(server):
         assert want is None or body["label"] == want, (name, body["label"])
         answer = (body["label"], body["top_k"], body["probabilities"], body["input"])
         assert seen.setdefault(name, answer) == answer, f"{name}: answers differ under concurrency"
+    assert photos and all(status == 200 and body["label"] == 1 for status, body in photos), photos[:3]
     assert proc.poll() is None, "the server died"
     assert rss[-1] - rss[0] < RSS_GROWTH_LIMIT_MB, rss
     assert httpx.get(f"{url}/api/model", timeout=10).status_code == 200  # still serving
+
+
+FLOOD = 300  # requests at once, every 30th a photo: well over the default queues (32 small, 4 photos)
+
+
+async def flood(url: str) -> list[tuple[int | None, dict | str, dict]]:
+    limits = httpx.Limits(max_connections=FLOOD, max_keepalive_connections=FLOOD)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+
+        async def one(i: int):
+            body = PHOTO if i % 30 == 0 else DIGITS["one"][0]
+            try:
+                r = await client.post("/api/predict", files={"file": (f"{i}.png", body, "image/png")})
+                return r.status_code, r.json(), dict(r.headers)
+            except (httpx.HTTPError, ValueError) as e:
+                return None, repr(e), {}
+
+        return await asyncio.gather(*(one(i) for i in range(FLOOD)))
+
+
+def test_a_flood_gets_503s_and_nothing_else_then_the_server_answers_as_before(server):
+    url, proc = server
+    answers = asyncio.run(flood(url))
+    statuses = Counter(status for status, _, _ in answers)
+    print(f"\n{FLOOD} requests at once: {dict(statuses)}")
+    assert set(statuses) <= {200, 503} and statuses[503] > 0 and statuses[200] > 0, statuses
+    for status, body, headers in answers:
+        if status == 503:
+            assert body["error"].startswith("server busy") and headers["retry-after"] == "1", body
+        else:
+            assert body["label"] == 1, body
+    after = [httpx.post(f"{url}/api/predict", content=DIGITS["one"][0], timeout=60) for _ in range(20)]
+    assert [r.status_code for r in after] == [200] * 20 and {r.json()["label"] for r in after} == {1}
+    assert proc.poll() is None, "the server died"
