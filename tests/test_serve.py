@@ -318,3 +318,21 @@ def test_an_images_probabilities_do_not_depend_on_the_others_in_its_forward_pass
         for at in (0, n // 2, n - 1):
             batch = np.concatenate([others[:at], x[None], others[at : n - 1]])
             assert np.array_equal(predictor.probabilities(batch)[at], alone), (n, at)
+
+
+def test_an_upload_that_trickles_gets_408_and_frees_its_place(monkeypatch):
+    monkeypatch.setattr(serve, "READ_TIMEOUT", 0.2)
+    app = create_app(limits=Limits(queue=1, large_queue=1, large_process=False))  # two bodies read at once
+
+    async def trickle():
+        yield drawn_one()[:100]
+        await asyncio.sleep(30)
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+            slow = await asyncio.gather(*(c.post("/api/predict", content=trickle()) for _ in range(2)))
+            return slow, await c.post("/api/predict", content=drawn_one())
+
+    slow, after = asyncio.run(run())
+    assert [r.status_code for r in slow] == [408, 408] and "not received within 0.2 s" in slow[0].json()["error"]
+    assert after.status_code == 200 and after.json()["label"] == 1
