@@ -367,3 +367,25 @@ def test_a_notebook_class_source_is_gathered_from_linecache(tmp_path):
     module = types.ModuleType("check")
     exec(compile(text, "model.py", "exec"), module.__dict__)
     assert module.Net()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_the_shipped_example_runs_are_self_contained_and_agree_with_repeat_json():
+    """results/examples/my-net: examples/my_net.py:Net with ref3's recipe over seeds 0-4 (docs/own-network.md)."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    folder = root / "results" / "examples" / "my-net"
+    rep = json.loads((folder / "repeat.json").read_text())
+    assert rep["config"]["model"] == "examples/my_net.py:Net" and [s["seed"] for s in rep["seeds"]] == list(range(5))
+    accs = []
+    for s in rep["seeds"]:
+        run = root / s["run_dir"]
+        meta = json.loads((run / "model.json").read_text())
+        assert meta["source"]["sha256"] == hashlib.sha256((run / "model.py").read_bytes()).hexdigest()
+        assert (run / "model.py").read_bytes() == (root / "examples" / "my_net.py").read_bytes()
+        last = (run / "metrics.csv").read_text().splitlines()[-1].split(",")
+        assert last[0] == "15" and float(last[4]) == s["final_test_acc"]
+        accs.append(s["final_test_acc"])
+    assert rep["final_test_acc"]["mean"] == round(sum(accs) / 5, 4)
+    model = mnistlab.load_model(folder / "seed0", trust_code=True)
+    assert sum(p.numel() for p in model.parameters()) == 6554
