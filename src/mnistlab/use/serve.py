@@ -469,7 +469,8 @@ def create_app(
             raise busy(f"{reading[0]} uploads are being received")
         reading[0] += 1
         try:  # a client that trickles its upload would hold its place among the bodies being read for ever
-            body = await asyncio.wait_for(read_limited(request), READ_TIMEOUT)
+            async with asyncio.timeout(READ_TIMEOUT):  # no task of its own, unlike wait_for
+                body = await read_limited(request)
         except TimeoutError:
             raise ApiError(408, f"upload not received within {READ_TIMEOUT:g} s; send it again") from None
         finally:
