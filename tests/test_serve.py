@@ -222,7 +222,7 @@ def test_a_flood_gets_503_at_once_and_the_server_answers_afterwards(monkeypatch)
     """Two small images admitted (one in work, held; one waiting), one photo: every further request gets 503
     with a JSON error and Retry-After while they are held, nothing else; afterwards all answer normally."""
     release, _ = held_preprocess(monkeypatch)
-    app = create_app(limits=Limits(workers=1, queue=2, large_queue=1, large_process=False))
+    app = create_app(limits=Limits(workers=1, queue=2, large_queue=1, processes=False))
     photo = png(Image.new("L", (400, 400), 255))  # over LARGE_PIXELS: the large lane (blank: 400 once released)
 
     async def flood():
@@ -248,7 +248,7 @@ def test_small_images_are_answered_while_a_photo_is_being_prepared(monkeypatch):
     """A photo's preprocessing held in the large lane: 20 small requests, one after another, all get their
     answer before the photo's; then the photo gets its own."""
     release, entered = held_preprocess(monkeypatch, large_only=True)
-    app = create_app(limits=Limits(workers=1, large_process=False))
+    app = create_app(limits=Limits(workers=1, processes=False))
     photo = Image.new("RGB", (900, 900), (230, 230, 230))
     ImageDraw.Draw(photo).line([(470, 120), (440, 780)], fill=(20, 20, 20), width=60)
 
@@ -276,7 +276,7 @@ def test_concurrent_answers_equal_sequential_ones():
     images["photo.png"] = png(photo)
     images["small.png"] = png(Image.open(io.BytesIO(drawn_one())).resize((40, 40)))
     requests = [{"files": {"file": (name, data, "image/png")}} for name, data in images.items()]
-    with TestClient(create_app(limits=Limits(workers=2))) as c:  # the lifespan starts the photo process
+    with TestClient(create_app(limits=Limits(workers=2))) as c:  # the lifespan starts the child processes
         sequential = [c.post("/api/predict", **kw) for kw in requests]
         concurrent = asyncio.run(post_all(c.app, requests * 4))
     assert [r.status_code for r in sequential] == [200] * len(images)
@@ -295,7 +295,7 @@ def canvas_digit(i: int) -> bytes:
 def test_server_timing_names_each_phase(client):
     r = client.post("/api/predict", content=drawn_one())
     phases = [item.split(";")[0].strip() for item in r.headers["server-timing"].split(",")]
-    assert phases == ["read", "parse", "queue", "decode", "preprocess", "forward", "encode", "total"]
+    assert phases == ["read", "parse", "queue", "decode", "preprocess", "batch", "forward", "encode", "total"]
 
 
 @pytest.mark.parametrize("flag", ["--workers", "--queue", "--large-queue"])
@@ -322,7 +322,7 @@ def test_an_images_probabilities_do_not_depend_on_the_others_in_its_forward_pass
 
 def test_an_upload_that_trickles_gets_408_and_frees_its_place(monkeypatch):
     monkeypatch.setattr(serve, "READ_TIMEOUT", 0.2)
-    app = create_app(limits=Limits(queue=1, large_queue=1, large_process=False))  # two bodies read at once
+    app = create_app(limits=Limits(queue=1, large_queue=1, processes=False))  # two bodies read at once
 
     async def trickle():
         yield drawn_one()[:100]

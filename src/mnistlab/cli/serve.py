@@ -13,7 +13,13 @@ def add(sub):
     p.add_argument("--run", default=None, metavar="RUN_DIR", help="run directory (default: the shipped model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=2, metavar="N", help="threads for small images (default 2)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="processes that decode and preprocess small images, 8 at a time each (default 2, for 2 cores)",
+    )
     p.add_argument(
         "--queue",
         type=int,
@@ -26,7 +32,7 @@ def add(sub):
         type=int,
         default=4,
         metavar="N",
-        help="photos (over 320x320 pixels) admitted at once, prepared one at a time in a niced process (default 4)",
+        help="photos (over 320x320 pixels) admitted at once, prepared one at a time by a niced process (default 4)",
     )
     add_trust_flag(p)
     p.set_defaults(func=run)
@@ -50,9 +56,9 @@ def run(ns):
             raise MnistlabError(f"cannot listen on {ns.host}:{ns.port}: {getattr(e, 'strerror', None) or e}") from None
     import torch
 
-    # One image per forward pass: on a busy machine two intra-op threads wait on each other (measured on 2
-    # cores next to a training run: ~210 ms per 28x28 forward with 2 threads, ~1 ms with 1). The small lane's
-    # --workers threads run their forward passes side by side instead.
+    # One intra-op thread: on a busy machine two wait on each other (measured on 2 cores next to a training
+    # run: ~210 ms per 28x28 forward with 2 threads, ~1 ms with 1; benchmarks/serve_load.py's profile shows
+    # ~150-330 ms with 2 beside its load). The lanes' threads run their forward passes side by side instead.
     torch.set_num_threads(1)
     limits = Limits(workers=ns.workers, queue=ns.queue, large_queue=ns.large_queue)
     app = create_app(ns.run, trust_code=ns.trust_code, limits=limits)  # a bad --run fails before the server starts

@@ -6,13 +6,15 @@ all ten probabilities and the 28x28 input). Every bad request gets a JSON {"erro
 nothing a client sends can stop the server.
 
 Under load. The event loop only reads bodies, finds the file in a multipart form and reads the image's
-header; the CPU work (decode, preprocess, forward pass, the JSON answer) runs in one of two lanes, chosen
-by the image's pixel count:
+header; the CPU work runs in one of two lanes, chosen by the image's pixel count:
 
-- small images (up to LARGE_PIXELS: the page's 280x280 canvas, scans of one digit) on `workers` threads
-  (Pillow, numpy and torch release the GIL in their kernels);
-- larger ones (photos) in one child process at a lower CPU priority (nice), one at a time: a photo being
-  decoded and preprocessed holds neither the server's GIL nor a core that small requests want.
+- small images (up to LARGE_PIXELS: the page's 280x280 canvas, scans of one digit): `workers` threads, each
+  taking up to 8 queued requests at a time, having them decoded and preprocessed by its own child process
+  (in parallel with the other's and without the server's GIL: ~2.5 ms of Python and numpy for a 64x64
+  upload, which in threads capped the server at ~270 a second whatever the cores), then running one
+  forward pass for them and writing their answers;
+- larger ones (photos): one thread and one child process at a lower CPU priority (nice), one at a time, so
+  a photo being decoded and preprocessed takes neither the GIL nor a core that small requests want.
 
 Each lane admits a bounded number of requests (waiting + running; `queue`, `large_queue`), and at most
 `queue + large_queue` bodies are read at once, each within READ_TIMEOUT: one request more gets 503 at
@@ -53,12 +55,12 @@ from .preprocess import ImageError, open_image, preprocess
 MAX_UPLOAD = 2 * 1024 * 1024  # bytes; a phone photo as PNG can exceed it, so the error says how to shrink
 WEB = Path(__file__).with_name("web")
 
-WORKERS = 2  # threads of the small lane: one per core of a 2-core machine
+WORKERS = 2  # child processes (each fed by a thread) preparing small images: one per core of a 2-core machine
 QUEUE = 32  # small images admitted at once (running + waiting); at ~4 ms each, a wait of ~60 ms at most
 LARGE_QUEUE = 4  # large images admitted at once; at ~50-150 ms each (niced under load), well under a second
 LARGE_PIXELS = 320 * 320  # more pixels than this (a photo) -> the large lane; the page's canvas is 280x280
-LARGE_NICE = 10  # the photo process's niceness: under contention it gets ~1/10 of a core's share
-LARGE_TIMEOUT = 60.0  # seconds; a photo process that takes longer is restarted and the request gets 503
+LARGE_NICE = 10  # the photo process's niceness: under contention it gets ~1/10 of a nice-0 process's share
+CHILD_TIMEOUT = 60.0  # seconds; a child process that takes longer is restarted and its requests get 503
 READ_TIMEOUT = 30.0  # seconds to receive a body (2 MB at most); a slower upload gets 408
 
 
@@ -70,7 +72,7 @@ class Limits:
     queue: int = QUEUE
     large_queue: int = LARGE_QUEUE
     large_pixels: int = LARGE_PIXELS
-    large_process: bool = True  # False: the large lane is one more thread of this process (tests stub it there)
+    processes: bool = True  # False: the lanes prepare images in their threads, in this process (tests stub it there)
 
 
 class ApiError(Exception):
@@ -190,6 +192,18 @@ def prepare(data: bytes, name: str) -> tuple[np.ndarray, float, float]:
     return x, t1 - t0, time.perf_counter() - t1
 
 
+def outcome(data: bytes, name: str) -> tuple:
+    """prepare() as a picklable reply: ("ok", x, decode s, preprocess s), or ("image" | "input" | "bug", why)."""
+    try:
+        return ("ok", *prepare(data, name))
+    except ImageError as e:
+        return ("image", str(e))
+    except MnistlabError as e:
+        return ("input", str(e))
+    except Exception as e:  # noqa: BLE001 - a bug: the server answers 500
+        return ("bug", repr(e))
+
+
 def _send(stream, obj) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(len(data).to_bytes(8, "little") + data)
@@ -206,40 +220,32 @@ def _receive(stream):
     return pickle.loads(data)  # only ever from the server's own child or parent
 
 
-def photo_worker() -> None:
-    """The large lane's child process (`python -c` runs it): prepares each (bytes, name) read from stdin and
-    writes the outcome to stdout, until stdin closes."""
+def prepare_worker() -> None:
+    """A lane's child process (`python -c` runs it): reads lists of (bytes, name) from stdin and writes their
+    outcomes to stdout, until stdin closes."""
     replies, requests = os.fdopen(os.dup(1), "wb"), os.fdopen(0, "rb")
     os.dup2(2, 1)  # a stray print, from Python or C, lands in the log rather than in the replies
     while True:
         try:
-            data, name = _receive(requests)
+            items = _receive(requests)
         except (EOFError, OSError):  # the server closed its end, or died
             return
         try:
-            reply = ("ok", *prepare(data, name))
-        except ImageError as e:
-            reply = ("image", str(e))
-        except MnistlabError as e:
-            reply = ("input", str(e))
-        except Exception as e:  # noqa: BLE001 - a bug: the server answers 500, as the thread lane would
-            reply = ("bug", repr(e))
-        try:
-            _send(replies, reply)
-        except OSError:  # the server went away while this image was prepared
+            _send(replies, [outcome(data, name) for data, name in items])
+        except OSError:  # the server went away while these images were prepared
             return
 
 
 class LaneFailed(Exception):
-    """The photo process died or overran LARGE_TIMEOUT (it has been restarted)."""
+    """A lane's child process died or overran CHILD_TIMEOUT (it has been restarted)."""
 
 
-class PhotoProcess:
-    """One child process that prepares large images, one at a time, at a lower CPU priority; restarted when
-    it dies or hangs. A plain `python -c` child: it shares no lock or thread with the server, and imports
-    none of the server's own script."""
+class ChildProcess:
+    """A child process that prepares (decodes and preprocesses) the images a lane's thread sends it, at a
+    given niceness; restarted when it dies or hangs. A plain `python -c` child: it shares no lock or thread
+    with the server, and imports none of the server's own script."""
 
-    def __init__(self, nice: int = LARGE_NICE, timeout: float = LARGE_TIMEOUT):
+    def __init__(self, nice: int, timeout: float = CHILD_TIMEOUT):
         self.nice, self.timeout = nice, timeout
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
@@ -254,7 +260,7 @@ class PhotoProcess:
         self._stop()
         package_root = str(Path(__file__).resolve().parents[2])  # this mnistlab, installed or not
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-        code = f"import os; os.nice({self.nice}); from mnistlab.use.serve import photo_worker; photo_worker()"
+        code = f"import os; os.nice({self.nice}); from mnistlab.use.serve import prepare_worker; prepare_worker()"
         self._proc = subprocess.Popen(  # it imports numpy, Pillow and mnistlab (~2 s) while the server starts
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
@@ -278,26 +284,18 @@ class PhotoProcess:
         with self._lock:
             self._stop()
 
-    def __call__(self, data: bytes, name: str) -> tuple[np.ndarray, float, float]:
+    def __call__(self, items: list[tuple[bytes, str]]) -> list[tuple]:
         with self._lock:
             self._ensure()
             try:
-                _send(self._proc.stdin, (data, name))
+                _send(self._proc.stdin, items)
                 if not select.select([self._proc.stdout], [], [], self.timeout)[0]:
                     raise TimeoutError
-                reply = _receive(self._proc.stdout)
+                return _receive(self._proc.stdout)
             except (EOFError, OSError, TimeoutError, pickle.UnpicklingError):
                 self._proc.kill()
                 self._stop()
                 raise LaneFailed from None
-        kind, *rest = reply
-        if kind == "ok":
-            return tuple(rest)
-        if kind == "image":
-            raise ImageError(rest[0])
-        if kind == "input":
-            raise MnistlabError(rest[0])
-        raise RuntimeError(f"the photo process failed: {rest[0]}")
 
 
 @dataclass
@@ -312,30 +310,35 @@ class Job:
 
 
 class Lane:
-    """A queue of admitted jobs and `workers` threads that each take up to FORWARD_BATCH of them at a time:
-    each job is prepared (decode, preprocess), the prepared ones share one forward pass (8 images cost ~2x
-    one, and an image's probabilities do not depend on its batch: Predictor.probabilities), and each gets its
-    JSON answer. At most `capacity` jobs are admitted (queued + running); the server answers 503 beyond."""
+    """A queue of admitted jobs and `workers` threads that each take up to `batch` of them at a time. The
+    thread has the jobs prepared (decoded, preprocessed) by its own child process (`nice` set), or in the
+    thread itself when `nice` is None; the prepared ones share one forward pass (8 images cost ~2x one, and
+    an image's probabilities do not depend on its batch: Predictor.probabilities), and each gets its JSON
+    answer. At most `capacity` jobs are admitted (queued + running); the server answers 503 beyond."""
 
-    def __init__(self, name: str, predictor: Predictor, prepare_fn, workers: int, capacity: int, batch: int):
-        self.name, self.predictor, self.prepare = name, predictor, prepare_fn
-        self.workers, self.capacity, self.batch = workers, capacity, batch
+    def __init__(self, name, predictor: Predictor, workers: int, capacity: int, batch: int, nice: int | None):
+        self.name, self.predictor = name, predictor
+        self.workers, self.capacity, self.batch, self.nice = workers, capacity, batch, nice
         self.pending = 0  # admitted, not yet answered; the event loop's count
         self._queue: deque[Job] = deque()
         self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
+        self._children = [ChildProcess(nice) for _ in range(workers)] if nice is not None else []
         self._closed = False
 
     def start(self) -> None:
-        """Start the worker threads (submit does, when the app's lifespan has not)."""
+        """Start the worker threads and child processes (submit does, when the app's lifespan has not)."""
         with self._ready:
             self._start()
 
     def _start(self) -> None:
         self._closed = False
+        for child in self._children:
+            child.start()
         self._threads = [t for t in self._threads if t.is_alive()]
         for i in range(len(self._threads), self.workers):
-            t = threading.Thread(target=self._work, name=f"mnistlab-{self.name}-{i}", daemon=True)
+            child = self._children[i] if self._children else None
+            t = threading.Thread(target=self._work, args=(child,), name=f"mnistlab-{self.name}-{i}", daemon=True)
             t.start()
             self._threads.append(t)
 
@@ -348,7 +351,7 @@ class Lane:
         return job.future
 
     def close(self) -> None:
-        """Cancel the queued jobs; the threads finish the jobs they hold and stop."""
+        """Cancel the queued jobs; the threads finish the jobs they hold and stop, and so do the children."""
         with self._ready:
             self._closed = True
             for job in self._queue:
@@ -358,8 +361,10 @@ class Lane:
             threads, self._threads = self._threads, []
         for t in threads:
             t.join(timeout=5)
+        for child in self._children:
+            child.close()
 
-    def _work(self) -> None:
+    def _work(self, child: ChildProcess | None) -> None:
         while True:
             with self._ready:
                 while not self._queue and not self._closed:
@@ -367,18 +372,28 @@ class Lane:
                 if self._closed:
                     return
                 jobs = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
-            self._run([j for j in jobs if j.future.set_running_or_notify_cancel()])  # skips requests gone away
+            jobs = [j for j in jobs if j.future.set_running_or_notify_cancel()]  # skips requests gone away
+            if jobs:
+                self._run(jobs, child)
 
-    def _run(self, jobs: list[Job]) -> None:
-        ready = []
-        for job in jobs:
-            started = time.perf_counter()
-            try:
-                x, decode, prep = self.prepare(job.data, job.name)  # (28, 28) float in [0, 1]
-            except BaseException as e:  # noqa: BLE001 - the request's own error (415, 400; a bug: 500)
+    def _run(self, jobs: list[Job], child: ChildProcess | None) -> None:
+        started = time.perf_counter()
+        try:
+            outcomes = child([(j.data, j.name) for j in jobs]) if child else [outcome(j.data, j.name) for j in jobs]
+        except LaneFailed as e:
+            for job in jobs:
                 job.future.set_exception(e)
-                continue
-            ready.append((job, x, {"queue": started - job.submitted, "decode": decode, "preprocess": prep}))
+            return
+        prepared = time.perf_counter() - started  # the whole batch's, with the trip to the child and back
+        ready = []
+        for job, (kind, *rest) in zip(jobs, outcomes, strict=True):
+            if kind == "ok":
+                x, decode, prep = rest
+                phases = {"queue": started - job.submitted, "decode": decode, "preprocess": prep}
+                ready.append((job, x, {**phases, "batch": prepared - decode - prep}))  # the batch's other images
+            else:
+                errors = {"image": ImageError, "input": MnistlabError}
+                job.future.set_exception(errors.get(kind, RuntimeError)(rest[0]))  # RuntimeError: a bug, 500
         if not ready:
             return
         t0 = time.perf_counter()
@@ -419,17 +434,15 @@ def create_app(
     """The app for one model; None means the shipped default."""
     predictor = predictor or Predictor.load(run_dir, trust_code)
     limits = limits or Limits()
-    photos = PhotoProcess() if limits.large_process else None
-    small = Lane("small", predictor, prepare, limits.workers, limits.queue, FORWARD_BATCH)
-    large = Lane("large", predictor, photos or prepare, 1, limits.large_queue, 1)
+    nice = (lambda n: n) if limits.processes else (lambda n: None)
+    small = Lane("small", predictor, limits.workers, limits.queue, FORWARD_BATCH, nice(0))
+    large = Lane("large", predictor, 1, limits.large_queue, 1, nice(LARGE_NICE))
     reading = [0]  # bodies being read now (event loop only)
 
     @asynccontextmanager
     async def lifespan(app):
         for lane in (small, large):
             lane.start()
-        if photos:
-            photos.start()
         # What is alive now (torch, FastAPI, the model: ~200,000 objects) stays alive: out of the collector's
         # sight, a full collection takes ~2 ms instead of ~70-130 ms that every request in flight would wait.
         gc.collect()
@@ -437,8 +450,6 @@ def create_app(
         yield
         for lane in (small, large):
             lane.close()
-        if photos:
-            photos.close()
 
     app = FastAPI(title="mnistlab", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     page = (WEB / "index.html").read_text()
@@ -491,7 +502,7 @@ def create_app(
         except MnistlabError as e:  # blank or transparent image
             raise ApiError(400, str(e)) from None
         except LaneFailed:
-            raise busy("the photo worker was restarted") from None
+            raise busy("an image worker was restarted") from None
         finally:
             lane.pending -= 1
         phases = {"read": t1 - t0, "parse": t2 - t1, **phases, "total": time.perf_counter() - t0}
