@@ -164,16 +164,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and of its live children (the photo process), in seconds."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+def family(pid: int) -> list[int]:
+    """A process and its live children (the server's image workers)."""
     pids = [pid]
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             pids += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
             pass
-    for p in pids:
+    return pids
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        line = next(ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines() if ln.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return None
+    return round(int(line.split()[1]) / 1024, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and of its live children (the photo process), in seconds."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for p in family(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -403,6 +416,7 @@ def run_scenarios(src: str | None, server_args: list[str], seconds: float, image
             results[name] = r
             print(f"    {name}: {one_line(r)}", flush=True)
         results["server_alive"] = proc.poll() is None
+        results["rss_mb"] = {"server": rss_mb(proc.pid), "children": [rss_mb(c) for c in family(proc.pid)[1:]]}
     finally:
         stop_server(proc)
     return results
@@ -463,6 +477,8 @@ def report(result: dict) -> str:
                         f"{r['after_flood']}; other 5xx {r['5xx_other_than_503']}, "
                         f"transport errors {r['transport_errors']}"
                     )
+    for n in names:
+        lines.append(f"  resident memory after repeat 1 ({n}), MiB: {result['repeats'][0][n].get('rss_mb')}")
     lines += ["", "Server-Timing medians of small requests, repeat 1 (ms):"]
     for name in ("one", "small", "mixed"):
         t = result["repeats"][0]["current"][name]["small"].get("server_timing_p50_ms")
