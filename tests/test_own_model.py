@@ -389,3 +389,13 @@ def test_the_shipped_example_runs_are_self_contained_and_agree_with_repeat_json(
     assert rep["final_test_acc"]["mean"] == round(sum(accs) / 5, 4)
     model = mnistlab.load_model(folder / "seed0", trust_code=True)
     assert sum(p.numel() for p in model.parameters()) == 6554
+
+
+def test_a_presets_model_kwargs_stay_with_the_presets_network(files):
+    """`--config mnist-8k --model my_net.py:Net`: mnist-8k's `model_kwargs = {dropout = 0.0}` belong to
+    mnist-8k's network, not to yours; kwargs given with the model are kept."""
+    ref = f"{files}/my_net.py:Net"
+    assert mnistlab.load_config("mnist-8k").model_kwargs == {"dropout": 0.0}
+    assert mnistlab.load_config("mnist-8k", {"model": ref}).model_kwargs == {}
+    assert mnistlab.load_config("mnist-8k", {"model": ref, "model_kwargs": {"width": 4}}).model_kwargs == {"width": 4}
+    assert mnistlab.load_config("mnist-8k", {"model": "mnist-8k"}).model_kwargs == {"dropout": 0.0}

@@ -27,7 +27,7 @@ from .inspection.display import Picture, html_table, png_tag
 from .inspection.summary import Summary, load_target, summarize
 from .models import create_model
 from .models.provenance import reference_for
-from .training.config import TrainConfig, load_config, read_config_dict
+from .training.config import TrainConfig, load_config
 from .training.rundir import load_model, read_json, read_metrics
 from .training.stops import Interrupted
 from .training.train import resume_config, train_model
@@ -45,14 +45,10 @@ def _in_notebook() -> bool:
 def _config(config, overrides: dict, model_ref: str) -> TrainConfig:
     """A preset name, a TOML/JSON path, a TrainConfig or None, then keyword overrides, then validation."""
     if isinstance(config, TrainConfig):
-        data = config.to_dict()
-    elif config is None:
-        data = {}
-    elif isinstance(config, (str, Path)):
-        data = read_config_dict(str(config))
-    else:
-        raise MnistlabError(f"config: a preset name, a TOML/JSON file or a TrainConfig, not {type(config).__name__}")
-    return load_config(None, {**data, **overrides, "model": model_ref})
+        return load_config(None, {**config.to_dict(), **overrides, "model": model_ref})
+    if config is None or isinstance(config, (str, Path)):
+        return load_config(str(config) if config is not None else None, {**overrides, "model": model_ref})
+    raise MnistlabError(f"config: a preset name, a TOML/JSON file or a TrainConfig, not {type(config).__name__}")
 
 
 def fit(model, config=None, out=None, *, resume=None, data_dir=None, progress=None, quiet=False, **overrides):
@@ -67,38 +63,44 @@ def fit(model, config=None, out=None, *, resume=None, data_dir=None, progress=No
         the checkpoint's), the recipe is the run's own.
     A notebook class's source is saved beside the weights when Python can retrieve it (run folder model.py).
     """
-    if isinstance(model, str):
-        ref, build = model, (lambda: create_model(cfg.model, **cfg.model_kwargs))
-    elif isinstance(model, nn.Module):
-        ref, build = reference_for(model), model
-    elif callable(model) and (inspect.isclass(model) or inspect.isfunction(model)):
-        name = model.__qualname__ if model.__qualname__.isidentifier() else model.__name__
-        ref, kwargs = f"{model.__module__}:{name}", overrides.get("model_kwargs", {})
-        build = lambda: _seeded(model, kwargs, cfg.seed)  # noqa: E731
-    else:
-        raise MnistlabError(f"fit: model must be an nn.Module, a class or function building one, or a name; "
-                            f"got {type(model).__name__}")  # fmt: skip
     if resume is not None:
         if config is not None or overrides:
             raise MnistlabError("fit(resume=...) continues the run's own recipe: pass no config or overrides")
         cfg, out = resume_config(resume), resume
-        if not isinstance(build, nn.Module):
-            build = build()  # the network is rebuilt, then the checkpoint's weights are loaded into it
     else:
-        cfg = _config(config, overrides, ref)
-    if not isinstance(build, nn.Module) and not isinstance(model, str):
-        build = build()  # a class or factory: built here, seeded, then trained as an instance
+        cfg = _config(config, overrides, _reference(model))
+    if isinstance(model, nn.Module):
+        net = model
+    elif isinstance(model, str) and resume is None:
+        net = lambda: create_model(cfg.model, **cfg.model_kwargs)  # noqa: E731  (the trainer builds it after seeding)
+    elif isinstance(model, str):
+        net = create_model(cfg.model, **cfg.model_kwargs)  # the checkpoint's weights replace its initial ones
+    else:
+        net = _seeded(model, cfg.model_kwargs, cfg.seed)  # a class or factory, built here as the trainer would
     progress = _in_notebook() and not quiet if progress is None else progress
     try:
-        result = train_model(build, cfg, out, data_dir, progress=progress, quiet=quiet, resume=resume is not None,
+        result = train_model(net, cfg, out, data_dir, progress=progress, quiet=quiet, resume=resume is not None,
                              on_end=verdict_hook(cfg.budget))  # fmt: skip
     except Interrupted as e:
-        where = Path(out) if out else None
-        hint = f"mnistlab.fit(model, resume={str(where or e.run_dir)!r})"
+        hint = f"mnistlab.fit(model, resume={str(e.run_dir)!r})"
         raise KeyboardInterrupt(f"training interrupted; checkpoint saved in {e.run_dir}. Resume with: {hint}") from None
     if isinstance(model, nn.Module) and result.model is not model:  # EMA: the evaluated copy's weights
         model.load_state_dict(result.model.state_dict())
     return Run(result.run_dir, model=result.model, data_dir=data_dir)
+
+
+def _reference(model) -> str:
+    """The config's model field for what fit was given: a reference as it is, `module:Class` otherwise."""
+    if isinstance(model, str):
+        return model
+    if isinstance(model, nn.Module):
+        return reference_for(model)
+    if inspect.isclass(model) or inspect.isfunction(model):
+        name = model.__qualname__ if model.__qualname__.isidentifier() else model.__name__
+        return f"{model.__module__}:{name}"
+    raise MnistlabError(
+        f"fit: model must be an nn.Module, a class or function building one, or a name; got {type(model).__name__}"
+    )
 
 
 def _seeded(builder, kwargs: dict, seed: int) -> nn.Module:
@@ -149,6 +151,7 @@ class Run:
     path: Path
     model: nn.Module | None = None  # the trained network, when this process trained it (else load())
     data_dir: str | None = None
+    _cache: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self.path = Path(self.path)
@@ -177,7 +180,7 @@ class Run:
     def load(self, model: nn.Module | None = None, trust_code: bool = False) -> nn.Module:
         """The trained network (see rundir.load_model: a run of your own code needs `model` or trust_code)."""
         if self.model is None or model is not None or trust_code:
-            self.model = load_model(self.path, model=model, trust_code=trust_code)
+            self.model, self._cache = load_model(self.path, model=model, trust_code=trust_code), None
         return self.model
 
     def curves(self) -> Picture:
@@ -187,12 +190,17 @@ class Run:
         return Picture(plots.curves(self.metrics, self.path / "curves.png", budget.get("min_acc")))
 
     def _predictions(self):
+        """(predictions, test split, model.json) on the test set, computed once per Run (misclassified and
+        confusion share them)."""
+        if self._cache is not None:
+            return self._cache
         from .inspection.report import predict
 
         meta = read_json(self.path / "model.json")
         test = data_mod.load_split(meta.get("dataset", "mnist"), False, self.data_dir)
         norm = meta.get("normalize", {"mean": 0.1307, "std": 0.3081})
-        return predict(self.load(), test, norm["mean"], norm["std"]), test, meta
+        self._cache = (predict(self.load(), test, norm["mean"], norm["std"]), test, meta)
+        return self._cache
 
     def misclassified(self, limit: int = 100) -> Picture:
         """The test digits the network gets wrong, highest loss first: true→predicted and confidence."""

@@ -178,8 +178,8 @@ def bench(
     overrides = {"max_steps": steps, "threads": threads, "dataset": dataset, "batch_size": 128, "amp": True,
                  "replicas": replicas, "teacher": "", "device": dev.type, "fast_dropout": fast_dropout}  # fmt: skip
     own = parse_ref(model_name).kind != "registry"
-    if own:  # the preset's network is replaced by the user's: its model_kwargs belong to the preset's network
-        overrides |= {"model": model_name, "model_kwargs": {}}
+    if own:  # the user's network in the preset's recipe (load_config drops the preset's model_kwargs)
+        overrides |= {"model": model_name}
     cfg = load_config(config or ("ref3" if own else model_entry(model_name).config), overrides)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

@@ -141,9 +141,8 @@ def check(target, budget: BudgetConfig | None = None, model=None, trust_code: bo
     nn.Module against `budget` (default: resolve_budget). A bare network is judged on the exercise's
     checklist (parameters, BatchNorm, Dropout, GAP); epochs and accuracy need a run. `model`: the run's
     network, given, so that its code is not executed again (a run of user code needs it or `trust_code`)."""
-    from ..models import count_params, create_model, list_models
+    from ..models import count_params, create_model, list_models, names_a_model
     from ..models.provenance import build_from_meta
-    from ..models.source import parse_ref
     from ..training.rundir import read_json, read_metrics
 
     if isinstance(target, nn.Module):
@@ -157,7 +156,7 @@ def check(target, budget: BudgetConfig | None = None, model=None, trust_code: bo
         input_shape = meta.get("input_shape", [1, 28, 28])
     if (path / "model.json").is_file():
         metrics = read_metrics(path)
-    elif model is None and (target in list_models() or parse_ref(target).kind != "registry" or target.endswith(".py")):
+    elif model is None and names_a_model(target):
         model = create_model(target)
     elif model is None:
         raise MnistlabError(

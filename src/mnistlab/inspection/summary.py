@@ -258,9 +258,8 @@ def human_bytes(n: float) -> str:
 def load_target(target: str, trust_code: bool = False) -> tuple[nn.Module, str, list[int]]:
     """A run directory (its model.json and weights), a registered name, or the user's FILE.py:Name /
     package.module:Name -> (model, label, input shape). A run of user code needs `trust_code`."""
-    from ..models import create_model, list_models
+    from ..models import create_model, list_models, names_a_model
     from ..models.provenance import build_from_meta
-    from ..models.source import parse_ref
     from ..training.rundir import load_model, read_json
 
     path = Path(target)
@@ -272,7 +271,7 @@ def load_target(target: str, trust_code: bool = False) -> tuple[nn.Module, str, 
             else build_from_meta(path, meta, trust_code)
         )
         return model, f"{meta.get('name', '?')} ({path})", list(meta.get("input_shape", [1, 28, 28]))
-    if target in list_models() or parse_ref(target).kind != "registry" or target.endswith(".py"):
+    if names_a_model(target):
         return create_model(target), target, [1, 28, 28]
     if path.exists():
         raise MnistlabError(f"{path}: not a run directory (no model.json)")

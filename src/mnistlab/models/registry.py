@@ -36,6 +36,12 @@ def check_name(name: str) -> None:
         model_entry(name)
 
 
+def names_a_model(target: str) -> bool:
+    """Whether `target` is meant as a model rather than a run folder: a registered name, a reference to user
+    code, or a bare FILE.py (which create_model answers with the spelling it needs)."""
+    return target in _REGISTRY or parse_ref(target).kind != "registry" or target.endswith(".py")
+
+
 def list_models() -> list[str]:
     return sorted(_REGISTRY)
 

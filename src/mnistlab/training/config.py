@@ -203,9 +203,10 @@ def load_config(name_or_path: str | None = None, overrides: dict | None = None) 
     """Preset or file, then non-None overrides (CLI flags), then validation."""
     data = read_config_dict(name_or_path) if name_or_path else {}
     data = {k: v for k, v in data.items() if k not in RUN_ONLY_KEYS}
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            data[key] = value
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "model" in given and given["model"] != data.get("model") and "model_kwargs" not in given:
+        data.pop("model_kwargs", None)  # the preset's kwargs belong to the preset's network, not to another one
+    data |= given
     if name_or_path is None and "model" in data and data["model"] in list_presets():
         preset = read_config_dict(data["model"])  # `--model ref1` alone brings ref1's recipe
         data = {**preset, **data}
