@@ -49,7 +49,7 @@ def test_bench_cli_json_and_text(tiny_data):
 def test_notebook_side_runs_every_step_when_they_outlast_an_epoch():
     # 300 images are 3 batches of 128: 7 steps take three passes of the DataLoader, each reshuffled.
     from mnistlab.data.verified import Split
-    from mnistlab.inspection.bench import notebook_run
+    from mnistlab.inspection.notebook import notebook_run
 
     torch.manual_seed(0)
     split = Split(torch.randint(0, 256, (300, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (300,)))
@@ -64,3 +64,27 @@ def test_bench_refuses_an_absent_device_in_one_line():
         pytest.skip("this machine has CUDA")
     code, out, err = run_cli("bench", "--model", "mnist-5k", "--steps", "2", "--device", "cuda")
     assert code != 0 and "no CUDA device" in err and "Traceback" not in err
+
+
+def test_epoch_bench_times_both_whole_processes(tiny_data):
+    from mnistlab.errors import MnistlabError
+    from mnistlab.inspection.epoch_bench import epoch_bench
+
+    seen = []
+    r = epoch_bench("ref1", None, 2, tiny_data, "custom", on_round=lambda *a: seen.append(a))
+    assert (r.model, r.config, r.rounds) == ("ref1", "ref1", 2) and len(seen) == 2
+    assert len(r.notebook_s) == len(r.mnistlab_s) == 2 and min(r.notebook_s + r.mnistlab_s) > 0
+    assert r.speedup == pytest.approx(r.notebook_median_s / r.mnistlab_median_s, rel=1e-3)
+    assert r.commands["notebook"].startswith("-m mnistlab.inspection.notebook --config ref1")
+    assert "train --config ref1 --epochs 1" in r.commands["mnistlab"]
+    with pytest.raises(MnistlabError, match="the notebook side failed"):  # one line, not a traceback
+        epoch_bench("ref1", None, 1, tiny_data / "missing", "custom")
+    code, out, err = run_cli("bench", "--epoch", "--model", "ref1", "--rounds", "0")
+    assert code != 0 and "--rounds must be >= 1" in err and "Traceback" not in err
+
+
+def test_notebook_process_trains_an_epoch_of_a_recipe(tiny_data, capsys):
+    from mnistlab.inspection.notebook import main
+
+    main(["--config", "ref3", "--dataset", "custom", "--data-dir", str(tiny_data), "--epochs", "1"])
+    assert "notebook loop: 1 epoch(s), 4 steps of batch 128 + test pass" in capsys.readouterr().out

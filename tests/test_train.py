@@ -181,3 +181,34 @@ def test_hold_test_never_evaluates_the_test_set(tiny_data, tmp_path, capsys, mon
         tiny_config(hold_test=True)
     with pytest.raises(MnistlabError, match="drop hold_test"):
         repeat(tiny_config(val_size=100, hold_test=True), [0], tmp_path / "rep", data_dir=tiny_data)
+
+
+@pytest.mark.parametrize(("every", "evaluated"), [(1, [1, 2, 3, 4, 5]), (2, [2, 4, 5]), (0, [5])])
+def test_eval_every_evaluates_every_kth_epoch_and_the_last(tiny_data, tmp_path, monkeypatch, every, evaluated):
+    from mnistlab.inspection.budget import BudgetConfig, check
+    from mnistlab.inspection.report import write_report
+    from mnistlab.training import evaluate as evaluate_mod
+    from mnistlab.training import train as train_mod
+    from mnistlab.training.rundir import read_metrics
+
+    calls = []
+    monkeypatch.setattr(
+        train_mod, "evaluate", lambda net, split, *a: calls.append(len(split)) or evaluate_mod.evaluate(net, split, *a)
+    )
+    run = tmp_path / "r"
+    result = train(tiny_config(epochs=5, val_size=100, eval_every=every), out=run, data_dir=tiny_data, quiet=True)
+    assert calls == [100, 256] * len(evaluated)  # val then test, on the due epochs only
+    rows = read_metrics(run)
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5]  # every epoch keeps its training row
+    assert [r["epoch"] for r in rows if "test_acc" in r] == evaluated
+    assert [r["epoch"] for r in rows if "val_acc" in r] == evaluated
+    assert result.metrics[-1]["test_acc"] == rows[-1]["test_acc"]
+    rules = {r.rule: r for r in check(str(run), BudgetConfig(last_k=2, min_acc=0.0)).rules}
+    if len(evaluated) >= 2:  # consistency over the last two *evaluated* epochs
+        assert rules["consistency"].status == "PASS" and f"{evaluated[-2]}-5" in rules["consistency"].detail
+    else:
+        assert rules["consistency"].status == "FAIL" and "only 1 evaluated epochs" in rules["consistency"].detail
+    write_report(run, data_dir=tiny_data)  # curves and tables take rows without test figures
+    assert "Final test accuracy" in (run / "report.md").read_text()
+    with pytest.raises(Exception, match="eval_every must be >= 0"):
+        tiny_config(eval_every=-1)

@@ -18,6 +18,10 @@ def add(sub):
                    help="mnistlab side: nn.Dropout's masks instead of the cheaper fast_dropout ones")  # fmt: skip
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--epoch", action="store_true",
+                   help="whole processes instead: one epoch with its test pass, the notebooks' loop against "
+                        "`mnistlab train --epochs 1`, same network and recipe")  # fmt: skip
+    p.add_argument("--rounds", type=int, default=3, help="with --epoch: interleaved rounds, medians compared")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -27,6 +31,8 @@ def run(ns):
 
     if ns.steps < 1:
         raise MnistlabError("--steps must be >= 1")
+    if ns.epoch:
+        return run_epoch(ns)
     r = bench(
         ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas, ns.device, not ns.plain_dropout, ns.config
     )
@@ -43,3 +49,22 @@ def run(ns):
         f"{', fast dropout masks' if r.mnistlab_fast_dropout else ''}"
     )
     print(f"  speed-up {r.speedup:.2f}x; peak {r.peak_gflops:.0f} GFLOP/s = {r.peak_formula}")
+
+
+def run_epoch(ns):
+    from ..inspection.epoch_bench import epoch_bench
+
+    def show(i, nb, ml):
+        if not ns.json:
+            print(f"  round {i}: notebook {nb:6.1f} s   mnistlab {ml:6.1f} s   {nb / ml:.2f}x", flush=True)
+
+    if not ns.json:
+        print(f"{ns.model}: one epoch and its test pass, whole processes, {ns.rounds} interleaved rounds")
+    r = epoch_bench(ns.model, ns.config, ns.rounds, ns.data_dir, ns.dataset, on_round=show)
+    if ns.json:
+        print(json.dumps(r.to_dict(), indent=2))
+        return
+    print(f"  notebook:  python {r.commands['notebook']}")
+    print(f"  mnistlab:  python {r.commands['mnistlab']}")
+    print(f"  median: notebook {r.notebook_median_s:.1f} s, mnistlab {r.mnistlab_median_s:.1f} s: "
+          f"speed-up {r.speedup:.2f}x ({r.cpu})")  # fmt: skip

@@ -29,6 +29,8 @@ def add_train_flags(p):
         "--hold-test", action="store_true", default=None,
         help="with --val-size: never evaluate the test set during the run (val-only tuning)",
     )  # fmt: skip
+    p.add_argument("--eval-every", type=int, default=None, metavar="K",
+                   help="evaluate after every K-th epoch and after the last (0: the last only; default 1)")  # fmt: skip
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument(
@@ -52,6 +54,7 @@ def config_from_flags(ns):
         "max_steps": ns.max_steps,
         "val_size": ns.val_size,
         "hold_test": getattr(ns, "hold_test", None),
+        "eval_every": ns.eval_every,
         "threads": ns.threads,
         "device": ns.device,
         "dataset": ns.dataset,

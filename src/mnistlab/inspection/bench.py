@@ -10,16 +10,13 @@
     replicas (`replicas = 2`, parallel.py); no teacher (the notebooks do not distil: same work per step).
 """
 
-import io
 import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..data import verified as data_mod
 from ..models import create_model, model_entry
@@ -27,6 +24,7 @@ from ..models.source import parse_ref
 from ..system import cpu_flags, cpu_name, native_bf16, resolve_device, set_threads
 from ..training.config import load_config
 from ..training.train import train
+from .notebook import notebook_run
 from .summary import summarize
 
 
@@ -54,62 +52,6 @@ class BenchResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class NotebookMNIST(torch.utils.data.Dataset):
-    """torchvision.datasets.MNIST + transforms, per sample: PIL image -> rotate -> tensor -> normalise."""
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, rotate: float, mean: float, std: float):
-        self.images, self.labels, self.rotate, self.mean, self.std = images, labels, rotate, mean, std
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __getitem__(self, i):
-        from PIL import Image
-
-        img = Image.fromarray(self.images[i], mode="L")
-        if self.rotate:
-            angle = float(torch.empty(1).uniform_(-self.rotate, self.rotate).item())  # as RandomRotation
-            img = img.rotate(angle, resample=Image.NEAREST, expand=False, center=None, fillcolor=0)
-        t = torch.from_numpy(np.array(img, np.uint8, copy=True)).view(28, 28, 1).permute(2, 0, 1).float().div(255)
-        return (t - self.mean) / self.std, int(self.labels[i])
-
-
-def notebook_run(model, train_split, test_split, steps: int, mean: float, std: float, device="cpu") -> float:
-    """Seconds for `steps` notebook-style SGD steps plus one notebook test pass, on `device` as a Colab
-    notebook does it: the model moved there, each DataLoader batch sent with `.to(device)`."""
-    from tqdm import tqdm
-
-    t0 = time.perf_counter()
-    ds = NotebookMNIST(train_split.images.numpy(), train_split.labels.numpy(), 7.0, mean, std)
-    test_ds = NotebookMNIST(test_split.images.numpy(), test_split.labels.numpy(), 0.0, mean, std)
-    loader = torch.utils.data.DataLoader(ds, batch_size=128, shuffle=True, num_workers=2)
-    test_loader = torch.utils.data.DataLoader(test_ds, batch_size=128, shuffle=True, num_workers=2)
-    model = model.to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    model.train()
-    pbar = tqdm(total=steps, file=io.StringIO())  # the bar's cost without cluttering the terminal
-    i = 0
-    while i < steps:  # a new epoch (reshuffled, workers restarted) when the steps outlast one
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            pbar.set_description(f"loss={loss.item()} batch_id={i}")
-            pbar.update(1)
-            i += 1
-            if i == steps:
-                break
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for x, y in test_loader:
-            x, y = x.to(device), y.to(device)
-            correct += (model(x).argmax(1) == y).sum().item()
-    return time.perf_counter() - t0
 
 
 def peak_gflops(threads: int) -> tuple[float, str]:

@@ -125,12 +125,15 @@ def _at_least(rule, value, limit, detail="") -> Rule:
 def _accuracy_rules(metrics: list[dict], budget: BudgetConfig) -> list[Rule]:
     final = metrics[-1].get("test_acc") if metrics else None
     rules = [_at_least("final test accuracy", final, budget.min_acc, f"epoch {len(metrics)}")]
-    last = metrics[-budget.last_k :]
-    accs = [r.get("test_acc", float("nan")) for r in last]
-    worst = min(accs) if len(accs) == budget.last_k else None  # fewer epochs than K: not shown
+    # The last K evaluated epochs (with eval_every > 1 or 0, not every epoch has a test figure).
+    last = [r for r in metrics if "test_acc" in r][-budget.last_k :]
+    worst = min(r["test_acc"] for r in last) if len(last) == budget.last_k else None  # fewer than K: not shown
+    skipped = len(last) < len(metrics[-budget.last_k :])
     detail = (
-        f"min over epochs {last[0]['epoch']}-{last[-1]['epoch']}"
+        f"min over epochs {last[0]['epoch']}-{last[-1]['epoch']}" + (" (evaluated ones)" if skipped else "")
         if worst is not None
+        else f"only {len(last)} evaluated epochs, need {budget.last_k}"
+        if skipped
         else f"only {len(metrics)} epochs, need {budget.last_k}"
     )
     return rules + [_at_least("consistency", worst, budget.min_acc, detail)]

@@ -25,9 +25,10 @@ def curves(metrics: list[dict], path: Path, min_acc: float | None = None) -> Pat
     ax_loss, ax_acc, ax_lr = fig.subplots(1, 3)
     epochs = [r["epoch"] for r in metrics]
     for split, style in (("train", "-o"), ("val", "-s"), ("test", "-^")):
-        if f"{split}_loss" in metrics[0]:
-            ax_loss.plot(epochs, [r[f"{split}_loss"] for r in metrics], style, ms=3, label=split)
-            ax_acc.plot(epochs, [r[f"{split}_acc"] for r in metrics], style, ms=3, label=split)
+        rows = [r for r in metrics if f"{split}_loss" in r]  # val/test: the evaluated epochs (eval_every)
+        if rows:
+            ax_loss.plot([r["epoch"] for r in rows], [r[f"{split}_loss"] for r in rows], style, ms=3, label=split)
+            ax_acc.plot([r["epoch"] for r in rows], [r[f"{split}_acc"] for r in rows], style, ms=3, label=split)
     if min_acc is not None:
         ax_acc.axhline(min_acc, color="grey", ls="--", lw=1, label=f"target {min_acc:g}%")
     ax_loss.set(title="loss", xlabel="epoch", yscale="log")

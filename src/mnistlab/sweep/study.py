@@ -243,6 +243,8 @@ def run_trial(trial, sweep: Sweep) -> float:
     for k in range(sweep.seeds):
 
         def report(row, k=k):
+            if "val_acc" not in row:  # an epoch not evaluated (eval_every)
+                return
             trial.report(row["val_acc"], k * SEED_STRIDE + row["epoch"])
             if trial.should_prune():
                 raise prune(f"seed {cfg.seed + k} epoch {row['epoch']}: val acc {row['val_acc']:.2f}% below the others")

@@ -81,6 +81,9 @@ class TrainConfig:
     # looked at while a recipe is chosen (`mnistlab eval RUN` measures it later, deliberately). Needs val_size.
     hold_test: bool = False
     max_steps: int = 0  # stop after this many optimizer steps (0: run all epochs)
+    # Evaluate (val and test) after every k-th epoch and always after the last; 0: after the last only. A run
+    # timed to a passing model pays for one test pass, not one per epoch (the notebooks tested every epoch).
+    eval_every: int = 1
     eval_batch_size: int = 500  # = evaluate.EVAL_BATCH (config stays free of torch); why 500: see there
     threads: int = 0  # torch.set_num_threads; 0 = one per core (2 threads give ~1.3x one here)
     replicas: int = 1  # 2: two model copies train the batch's halves, one thread each (parallel.py); `threads` evaluate
@@ -118,6 +121,7 @@ class TrainConfig:
             (not self.hold_test or self.val_size > 0, "hold_test needs a validation split (--val-size N)"),
             (self.max_steps >= 0, "max_steps must be >= 0"),
             (self.eval_batch_size >= 1, "eval_batch_size must be >= 1"),
+            (self.eval_every >= 0, "eval_every must be >= 0 (0: evaluate after the last epoch only)"),
             (self.threads >= 0, "threads must be >= 0"),
             (self.replicas in (1, 2), "replicas must be 1 or 2"),
             (self.replicas == 1 or self.batch_size >= 4, "replicas = 2 needs batch_size >= 4 (BatchNorm per half)"),

@@ -116,13 +116,15 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 def write_metrics(run_dir: Path, rows: list[dict]) -> None:
-    """Rewrite metrics.csv whole (atomically) after each epoch; columns follow the first row."""
+    """Rewrite metrics.csv whole (atomically) after each epoch; columns in order of first appearance, empty
+    where an epoch has no value (an epoch not evaluated under eval_every)."""
     if not rows:
         return
     import io
 
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(Path(run_dir) / "metrics.csv", buf.getvalue())

@@ -235,10 +235,11 @@ def train_model(
             row = {"epoch": epoch, "train_loss": round(train_loss, 6), "train_acc": round(train_acc, 4)}
             if cfg.replicas == 2:  # the replica thread idles during evaluation: `threads` serve the ops
                 set_threads(cfg.threads)
-            if cfg.val_size:
-                v = evaluate(net, val_split, mean, std, cfg.eval_batch_size)
+            due = epoch == epochs or (cfg.eval_every > 0 and epoch % cfg.eval_every == 0)
+            v = evaluate(net, val_split, mean, std, cfg.eval_batch_size) if cfg.val_size and due else None
+            if v is not None:
                 row |= {"val_loss": round(v.loss, 6), "val_acc": round(100 * v.accuracy, 4)}
-            t = None if cfg.hold_test else evaluate(net, test_split, mean, std, cfg.eval_batch_size)
+            t = evaluate(net, test_split, mean, std, cfg.eval_batch_size) if due and not cfg.hold_test else None
             if cfg.replicas == 2:
                 torch.set_num_threads(1)
             seconds = time.perf_counter() - t0
@@ -249,9 +250,9 @@ def train_model(
             write_metrics(run_dir, metrics)
             save_weights(net, run_dir / "model.safetensors")
             save(epoch + 1, {})
-            val = f" | val acc {row['val_acc']:.2f}%" if cfg.val_size else ""
+            val = f" | val acc {row['val_acc']:.2f}%" if v is not None else ""
             test = (f" | test loss {t.loss:.4f}, Accuracy: {t.correct}/{t.total} ({100 * t.accuracy:.2f}%)"
-                    if t is not None else " | test held back")  # fmt: skip
+                    if t is not None else " | test held back" if cfg.hold_test else "")  # fmt: skip
             log(f"Epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2f}%{val}{test} | {seconds:.1f}s")
             if on_epoch is not None:
                 on_epoch(row)
