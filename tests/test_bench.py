@@ -57,6 +57,9 @@ def test_notebook_side_runs_every_step_when_they_outlast_an_epoch():
     model.register_forward_hook(lambda m, i, o: calls.append(m.training))
     assert notebook_run(model, split, split, 7, 0.1307, 0.3081) > 0
     assert calls.count(True) == 7 and calls.count(False) == 3  # 7 training steps, then 3 test batches
+    calls.clear()  # as a notebook: a test pass after each of the two full epochs, then the last one
+    assert notebook_run(model, split, split, 7, 0.1307, 0.3081, test_every_epoch=True) > 0
+    assert calls.count(True) == 7 and calls.count(False) == 9
 
 
 def test_bench_refuses_an_absent_device_in_one_line():
@@ -87,4 +90,4 @@ def test_notebook_process_trains_an_epoch_of_a_recipe(tiny_data, capsys):
     from mnistlab.inspection.notebook import main
 
     main(["--config", "ref3", "--dataset", "custom", "--data-dir", str(tiny_data), "--epochs", "1"])
-    assert "notebook loop: 1 epoch(s), 4 steps of batch 128 + test pass" in capsys.readouterr().out
+    assert "notebook loop: 1 epoch(s), 4 steps of batch 128, a test pass after each" in capsys.readouterr().out

@@ -3,7 +3,7 @@
 What a notebook does, per epoch: a torch Dataset hands out PIL images; RandomRotation(+-angle) is done per
 sample with PIL as torchvision does it (Image.rotate, NEAREST, fill 0); ToTensor + Normalize; a
 DataLoader(batch_size, shuffle=True, num_workers=2); SGD; a tqdm bar fed `loss.item()` every step; then
-one pass over the test set with a loader of the same batch size. The recipe (batch size, optimizer,
+one pass over the test set with a loader of the same batch size after every epoch. The recipe (batch size, optimizer,
 rotation) is the preset's, so `--config ref3` is notebook 003 as it trained.
 
     python -m mnistlab.inspection.notebook --config ref3 --epochs 1     # whole process, as `time` sees it
@@ -52,10 +52,12 @@ def notebook_run(
     rotate: float = 7.0,
     make_opt=None,
     bar=None,
+    test_every_epoch: bool = False,
 ) -> float:
     """Seconds for `steps` notebook-style SGD steps plus one notebook test pass, on `device` as a Colab
     notebook does it: the model moved there, each DataLoader batch sent with `.to(device)`.
-    `make_opt(params)`: the notebook's optimizer (default SGD lr 0.01, momentum 0.9); `bar`: where tqdm draws."""
+    `make_opt(params)`: the notebook's optimizer (default SGD lr 0.01, momentum 0.9); `bar`: where tqdm draws;
+    `test_every_epoch`: a test pass after every full epoch too, as the notebooks' `for epoch: train; test`."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -65,10 +67,20 @@ def notebook_run(
     test_loader = torch.utils.data.DataLoader(test_ds, batch_size=batch_size, shuffle=True, num_workers=2)
     model = model.to(device)
     opt = (make_opt or (lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9)))(model.parameters())
-    model.train()
     pbar = tqdm(total=steps, file=bar or io.StringIO())  # default: the bar's cost without cluttering the terminal
+
+    def test():
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for x, y in test_loader:
+                x, y = x.to(device), y.to(device)
+                correct += (model(x).argmax(1) == y).sum().item()
+        return correct
+
     i = 0
     while i < steps:  # a new epoch (reshuffled, workers restarted) when the steps outlast one
+        model.train()
         for x, y in loader:
             x, y = x.to(device), y.to(device)
             opt.zero_grad()
@@ -80,17 +92,15 @@ def notebook_run(
             i += 1
             if i == steps:
                 break
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for x, y in test_loader:
-            x, y = x.to(device), y.to(device)
-            correct += (model(x).argmax(1) == y).sum().item()
+        if test_every_epoch and i < steps:
+            test()
+    test()
     return time.perf_counter() - t0
 
 
 def main(argv=None) -> None:
-    """One process as a notebook runs: imports, the data, the network, `--epochs` epochs, a test pass."""
+    """One process as a notebook runs: imports, the data, the network, `--epochs` epochs with a test pass
+    after each."""
     t_start = time.perf_counter()
     p = argparse.ArgumentParser(prog="python -m mnistlab.inspection.notebook", description=__doc__.split("\n")[0])
     p.add_argument("--config", default="ref3", help="the recipe (a preset or TOML file; default ref3)")
@@ -125,8 +135,9 @@ def main(argv=None) -> None:
                                weight_decay=cfg.weight_decay)  # fmt: skip
 
     t = notebook_run(model, train_split, test_split, steps, spec.mean, spec.std, "cpu", cfg.batch_size,
-                     cfg.augment.rotation, make_opt)  # fmt: skip
-    print(f"notebook loop: {ns.epochs} epoch(s), {steps} steps of batch {cfg.batch_size} + test pass: {t:.1f}s; "
+                     cfg.augment.rotation, make_opt, test_every_epoch=True)  # fmt: skip
+    print(f"notebook loop: {ns.epochs} epoch(s), {steps} steps of batch {cfg.batch_size}, a test pass after each: "
+          f"{t:.1f}s; "
           f"process so far {time.perf_counter() - t_start:.1f}s")  # fmt: skip
 
 

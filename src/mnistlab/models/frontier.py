@@ -128,6 +128,14 @@ def mnist_20k(**kw):
     return CompactNet(**({"stem": (8, 16), "trans": 16, "body": (24, 28, 28)} | kw))
 
 
+# mnist-speedrun is mnist-20k without dropout, trained 5 epochs in bf16 on two replicas: of three networks
+# given ~48 s of training each, it tied on validation accuracy (99.43% mean, seeds 0-2) with a stride-2 stem
+# and trained fastest (research/mnist-speedrun/architecture, 2026-12-05).
+@register("mnist-speedrun", "CompactNet 8-16 | 1x1 16 | 24-28-28, GAP, no dropout: 99.4% in under a minute on 2 cores")
+def mnist_speedrun(**kw):
+    return CompactNet(**({"stem": (8, 16), "trans": 16, "body": (24, 28, 28), "dropout": 0.0} | kw))
+
+
 # fashion-20k is a padded sweepnet: 3x3 convs that keep the frame (Fashion items reach its border), 16 at
 # 28x28, pool, 20-20 at 14x14, pool, 28-28 at 7x7, GAP (receptive field 30 px), distilled in its preset.
 # 92.58% mean val over seeds 0-4 against 92.36% for the CompactNet it replaced, distilled alike

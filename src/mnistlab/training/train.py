@@ -259,6 +259,8 @@ def train_model(
             if stop.signum and epoch < epochs:
                 interrupted(stop.signum, run_dir, epoch + 1, step)
     stepper.close()
+    if cfg.replicas == 2:  # what runs next in this process (a report, a notebook cell) gets every core back
+        set_threads(cfg.threads)
     total = sum(r["seconds"] for r in metrics)
     final = (f"test accuracy {metrics[-1]['test_acc']:.2f}%" if not cfg.hold_test
              else f"val accuracy {metrics[-1]['val_acc']:.2f}% (test held back)")  # fmt: skip
