@@ -17,8 +17,9 @@ from mnistlab.training.repeat import _same_recipe, stats
 from mnistlab.training.rundir import load_model, read_json
 
 ROOT = Path(__file__).resolve().parents[1]
-CLASSES = ["mnist-2k", "mnist-5k", "mnist-8k", "mnist-20k", "fashion-20k", "ref1", "ref2", "ref3", "ref4"]
-FRONTIER = CLASSES[:5]
+CLASSES = ["mnist-2k", "mnist-5k", "mnist-8k", "mnist-20k", "fashion-20k", "mnist-speedrun"]
+CLASSES += ["ref1", "ref2", "ref3", "ref4"]
+FRONTIER = CLASSES[:6]
 
 
 def rows(run: Path) -> list[dict]:
