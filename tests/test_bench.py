@@ -1,6 +1,7 @@
 """`mnistlab bench` runs both pipelines and reports fields that agree with each other (not how fast)."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -80,6 +81,9 @@ def test_epoch_bench_times_both_whole_processes(tiny_data):
     assert r.speedup == pytest.approx(r.notebook_median_s / r.mnistlab_median_s, rel=1e-3)
     assert r.commands["notebook"].startswith("-m mnistlab.inspection.notebook --config ref1")
     assert "train --config ref1 --epochs 1" in r.commands["mnistlab"]
+    net = f"{Path(__file__).resolve().parents[1] / 'examples' / 'my_net.py'}:Net"
+    own = epoch_bench(net, None, 1, tiny_data, "custom")  # your network: ref3's recipe on both sides
+    assert own.config == "ref3" and all(f"--model {net}" in c for c in own.commands.values())
     with pytest.raises(MnistlabError, match="the notebook side failed"):  # one line, not a traceback
         epoch_bench("ref1", None, 1, tiny_data / "missing", "custom")
     code, out, err = run_cli("bench", "--epoch", "--model", "ref1", "--rounds", "0")

@@ -14,8 +14,10 @@ DPI = 100
 
 
 def _save(fig: Figure, path: Path) -> Path:
+    # No bbox_inches="tight": it draws the figure twice (once to measure). The figures lay themselves out
+    # (tight_layout, or axes placed to fill the canvas), and a report pays one draw per picture.
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI)
     return Path(path)
 
 
