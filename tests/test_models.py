@@ -18,6 +18,7 @@ EXPECTED_PARAMS = {
     "mnist-5k": 4_910,  # mnist-8k's layout, narrower: stem 6-12, 1x1 12, separable 16-24-32-40, head 400
     "mnist-8k": 7_688,  # 1,560 stem + 1x1; separable 576 + 1,048 + 1,648 + 2,376; head 480
     "mnist-20k": 18_560,
+    "mnist-speedrun": 18_560,  # mnist-20k without dropout
     "fashion-20k": 19_224,  # padded sweepnet 16 | 20-20 | 28-28: 176 + 2,920 + 3,640 + 5,096 + 7,112 + head 280
     "fashion-20k-compact": 18_560,  # mnist-20k's layout: fashion-20k until 2026-12-04
     "sweepnet": 6_696,  # default kwargs: 8x2 | pool | 16x3 + GAP; sweeps sample the rest
