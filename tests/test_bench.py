@@ -86,6 +86,10 @@ def test_epoch_bench_times_both_whole_processes(tiny_data):
     assert own.config == "ref3" and all(f"--model {net}" in c for c in own.commands.values())
     with pytest.raises(MnistlabError, match="the notebook side failed"):  # one line, not a traceback
         epoch_bench("ref1", None, 1, tiny_data / "missing", "custom")
+    fp32 = epoch_bench("ref3", None, 1, tiny_data, "custom", ["--set", "replicas=1"])  # the mnistlab side only
+    assert fp32.commands["mnistlab"].endswith("--set replicas=1") and "--set" not in fp32.commands["notebook"]
+    code, out, err = run_cli("bench", "--model", "ref1", "--set", "amp=false")
+    assert code != 0 and "--set goes with --epoch" in err
     code, out, err = run_cli("bench", "--epoch", "--model", "ref1", "--rounds", "0")
     assert code != 0 and "--rounds must be >= 1" in err and "Traceback" not in err
 

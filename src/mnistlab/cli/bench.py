@@ -22,6 +22,8 @@ def add(sub):
                    help="whole processes instead: one epoch with its test pass, the notebooks' loop against "
                         "`mnistlab train --epochs 1`, same network and recipe")  # fmt: skip
     p.add_argument("--rounds", type=int, default=3, help="with --epoch: interleaved rounds, medians compared")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --epoch: a config override for the mnistlab side, as train --set")  # fmt: skip
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -33,6 +35,8 @@ def run(ns):
         raise MnistlabError("--steps must be >= 1")
     if ns.epoch:
         return run_epoch(ns)
+    if ns.set:
+        raise MnistlabError("--set goes with --epoch (the in-process bench takes --replicas, --plain-dropout)")
     r = bench(
         ns.model, ns.steps, ns.data_dir, ns.dataset, ns.threads, ns.replicas, ns.device, not ns.plain_dropout, ns.config
     )
@@ -60,7 +64,8 @@ def run_epoch(ns):
 
     if not ns.json:
         print(f"{ns.model}: one epoch and its test pass, whole processes, {ns.rounds} interleaved rounds")
-    r = epoch_bench(ns.model, ns.config, ns.rounds, ns.data_dir, ns.dataset, on_round=show)
+    extra = [arg for kv in ns.set for arg in ("--set", kv)]
+    r = epoch_bench(ns.model, ns.config, ns.rounds, ns.data_dir, ns.dataset, extra, on_round=show)
     if ns.json:
         print(json.dumps(r.to_dict(), indent=2))
         return
