@@ -88,6 +88,10 @@ def test_epoch_bench_times_both_whole_processes(tiny_data):
         epoch_bench("ref1", None, 1, tiny_data / "missing", "custom")
     fp32 = epoch_bench("ref3", None, 1, tiny_data, "custom", ["--set", "replicas=1"])  # the mnistlab side only
     assert fp32.commands["mnistlab"].endswith("--set replicas=1") and "--set" not in fp32.commands["notebook"]
+    code, out, err = run_cli("bench", "--epoch", "--model", "ref1", "--rounds", "1", "--dataset", "custom",
+                             "--data-dir", tiny_data)  # fmt: skip
+    assert code == 0, err
+    assert "round 1: notebook" in out and "median: notebook" in out and "speed-up" in out
     code, out, err = run_cli("bench", "--model", "ref1", "--set", "amp=false")
     assert code != 0 and "--set goes with --epoch" in err
     code, out, err = run_cli("bench", "--epoch", "--model", "ref1", "--rounds", "0")
