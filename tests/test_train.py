@@ -161,7 +161,9 @@ def test_hold_test_never_evaluates_the_test_set(tiny_data, tmp_path, capsys, mon
 
     seen = []  # the size of every set the trainer evaluates: val (100) only, never the test set (256)
     monkeypatch.setattr(
-        train_mod, "evaluate", lambda net, split, *a: seen.append(len(split)) or evaluate_mod.evaluate(net, split, *a)
+        train_mod,
+        "evaluate",
+        lambda net, split, *a, **k: seen.append(len(split)) or evaluate_mod.evaluate(net, split, *a, **k),
     )
     run = tmp_path / "held"
     args = ["train", "--model", "ref1", "--dataset", "custom", "--data-dir", str(tiny_data), "--epochs", "2",
@@ -193,7 +195,9 @@ def test_eval_every_evaluates_every_kth_epoch_and_the_last(tiny_data, tmp_path, 
 
     calls = []
     monkeypatch.setattr(
-        train_mod, "evaluate", lambda net, split, *a: calls.append(len(split)) or evaluate_mod.evaluate(net, split, *a)
+        train_mod,
+        "evaluate",
+        lambda net, split, *a, **k: calls.append(len(split)) or evaluate_mod.evaluate(net, split, *a, **k),
     )
     run = tmp_path / "r"
     result = train(tiny_config(epochs=5, val_size=100, eval_every=every), out=run, data_dir=tiny_data, quiet=True)

@@ -88,15 +88,15 @@ def run(ns):
         result = train(cfg, out=ns.resume, data_dir=ns.data_dir, quiet=ns.quiet, resume=True, trust_code=ns.trust_code,
                        on_end=verdict_hook(cfg.budget))  # fmt: skip
         print(f"Run saved in {result.run_dir}")
-        return write_report_unless(ns, result.run_dir, result.model)
+        return write_report_unless(ns, result.run_dir, result.model, result.test_outputs)
     cfg = config_from_flags(ns)
     result = train(cfg, out=ns.out, data_dir=ns.data_dir, overwrite=ns.overwrite, quiet=ns.quiet,
                    on_end=verdict_hook(cfg.budget))  # fmt: skip
     print(f"Run saved in {result.run_dir}")
-    write_report_unless(ns, result.run_dir, result.model)
+    write_report_unless(ns, result.run_dir, result.model, result.test_outputs)
 
 
-def write_report_unless(ns, run_dir, model=None) -> None:
+def write_report_unless(ns, run_dir, model=None, test_outputs=None) -> None:
     """The report after training unless --no-report; a report that fails must not fail the finished run."""
     if getattr(ns, "no_report", False):
         return
@@ -111,6 +111,6 @@ def write_report_unless(ns, run_dir, model=None) -> None:
         return
 
     try:
-        print(f"Report written: {write_report(run_dir, data_dir=ns.data_dir, model=model)}")
+        print(f"Report written: {write_report(run_dir, data_dir=ns.data_dir, model=model, test_outputs=test_outputs)}")
     except MnistlabError as e:
         print(f"mnistlab: warning: no report: {e}", file=sys.stderr)

@@ -43,8 +43,11 @@ class Predictions:
         return torch.bincount(self.labels * k + self.preds, minlength=k * k).view(k, k).numpy()
 
 
-def predict(model, split: data_mod.Split, mean: float, std: float) -> Predictions:
-    out = predict_logits(model, split.images, mean, std).float()  # (N, 10) logits or log-probs
+def predict(model, split: data_mod.Split, mean: float, std: float, outputs=None) -> Predictions:
+    """`outputs`: the model's (N, 10) outputs on `split` if already computed (the trainer's final test pass)."""
+    if outputs is None or len(outputs) != len(split):
+        outputs = predict_logits(model, split.images, mean, std)
+    out = outputs.float()  # (N, 10) logits or log-probs
     probs = out.softmax(1)  # softmax(log_softmax(z)) == softmax(z): both kinds of output work
     conf, preds = probs.max(1)
     losses = F.cross_entropy(out, split.labels, reduction="none")
@@ -63,13 +66,21 @@ def first_batch(cfg, train_split: data_mod.Split) -> tuple[torch.Tensor, torch.T
 
 
 def draw(
-    run_dir: Path, cfg, meta: dict, metrics: list[dict], model, data_dir=None, min_acc=None, limit: int = 100
+    run_dir: Path,
+    cfg,
+    meta: dict,
+    metrics: list[dict],
+    model,
+    data_dir=None,
+    min_acc=None,
+    limit: int = 100,
+    test_outputs=None,
 ) -> dict:
     """Write the four PNGs into `run_dir`; returns the facts the text needs (errors, totals)."""
     classes = list(meta.get("classes", [str(i) for i in range(10)]))
     norm = meta.get("normalize", {"mean": 0.1307, "std": 0.3081})
     test = data_mod.load_split(cfg.dataset, False, data_dir)
-    p = predict(model, test, norm["mean"], norm["std"])
+    p = predict(model, test, norm["mean"], norm["std"], test_outputs)
     wrong = p.errors()
     shown = wrong[:limit]
     plots.curves(metrics, run_dir / "curves.png", min_acc)
@@ -103,7 +114,13 @@ def _machine(run_dir: Path, config: dict) -> str:
 
 
 def build(
-    run_dir: Path, note: str | None = None, data_dir=None, limit: int = 100, model=None, trust_code=False
+    run_dir: Path,
+    note: str | None = None,
+    data_dir=None,
+    limit: int = 100,
+    model=None,
+    trust_code=False,
+    test_outputs=None,
 ) -> list[tuple]:
     """The report as blocks: ("h1"|"h2"|"p", text), ("table", header, rows), ("img", file, alt)."""
     run_dir = Path(run_dir)
@@ -121,7 +138,7 @@ def build(
                             "measures it when the recipe is chosen")  # fmt: skip
     budget = resolve_budget(str(run_dir))
     verdict = check(str(run_dir), budget, model=model)
-    facts = draw(run_dir, cfg, meta, metrics, model, data_dir, budget.min_acc, limit)
+    facts = draw(run_dir, cfg, meta, metrics, model, data_dir, budget.min_acc, limit, test_outputs)
     tested = [r for r in metrics if "test_acc" in r]  # every epoch, or every k-th under eval_every
     final, best = tested[-1], max(tested, key=lambda r: r["test_acc"])
     rule = next((r for r in verdict.rules if r.rule == "consistency"), None)
@@ -232,12 +249,20 @@ def to_html(blocks: list[tuple], run_dir: Path) -> str:
 
 
 def write_report(
-    run_dir: str | Path, note: str | None = None, data_dir=None, limit: int = 100, model=None, trust_code=False
+    run_dir: str | Path,
+    note: str | None = None,
+    data_dir=None,
+    limit: int = 100,
+    model=None,
+    trust_code=False,
+    test_outputs=None,
 ) -> Path:
     """Write report.md, report.html and the PNGs into `run_dir`; a note is kept in note.txt for next time.
 
     `limit` caps the misclassified grid (highest loss first); the text always gives the full count. A run of
     user code needs its network (`model`, weights are loaded into it) or `trust_code` (rundir.load_model).
+    `test_outputs`: the trained model's (N, 10) outputs on the test set, when the caller has them (the
+    trainer's final test pass, TrainResult.test_outputs); otherwise the test set is predicted here.
     """
     run_dir = Path(run_dir)
     if not (run_dir / "model.json").is_file():
@@ -250,7 +275,7 @@ def write_report(
         atomic_write_text(note_file, note.strip() + "\n")
     elif note_file.is_file():
         note = note_file.read_text().strip()
-    blocks = build(run_dir, note, data_dir, limit, model, trust_code)
+    blocks = build(run_dir, note, data_dir, limit, model, trust_code, test_outputs)
     atomic_write_text(run_dir / "report.md", to_markdown(blocks))
     atomic_write_text(run_dir / "report.html", to_html(blocks, run_dir))
     return run_dir / "report.md"

@@ -1,6 +1,6 @@
 """Evaluation: loss and accuracy of a model on a split, in large batches under inference_mode."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,7 @@ class EvalResult:
     loss: float
     correct: int
     total: int
+    outputs: torch.Tensor | None = field(default=None, repr=False)  # (N, 10), when asked for (keep_outputs)
 
     @property
     def accuracy(self) -> float:
@@ -37,11 +38,15 @@ def predict_logits(model, images: torch.Tensor, mean: float, std: float, batch_s
     return torch.cat(outs) if outs else torch.empty(0, 10)
 
 
-def evaluate(model, split: Split, mean: float, std: float, batch_size: int = EVAL_BATCH) -> EvalResult:
+def evaluate(
+    model, split: Split, mean: float, std: float, batch_size: int = EVAL_BATCH, keep_outputs: bool = False
+) -> EvalResult:
+    """`keep_outputs`: the (N, 10) outputs stay in the result (the report after training reuses the final
+    test pass instead of predicting the test set again)."""
     if len(split) == 0:
         return EvalResult(float("nan"), 0, 0)
     out = predict_logits(model, split.images, mean, std, batch_size).float()
     # cross_entropy == nll_loss for log-softmax outputs too (log_softmax is idempotent).
     loss = F.cross_entropy(out, split.labels, reduction="sum").item() / len(split)
     correct = int((out.argmax(1) == split.labels).sum())
-    return EvalResult(loss, correct, len(split))
+    return EvalResult(loss, correct, len(split), out if keep_outputs else None)

@@ -7,13 +7,45 @@ import torch
 from .config import TrainConfig
 
 
+def without_dynamo(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """A subclass of `cls` whose methods skip the wrappers that import torch._dynamo on first use.
+
+    Why: in eager mode those wrappers only mark the methods as not to be traced, yet their first call imports
+    torch._dynamo, ~1.1 s of every training process (a sixth of a one-epoch run of ref3 with its report;
+    benchmarks/results/2026-12-06-xeon-amx-epoch). The update is the same function on the same tensors, so
+    the weights are bit for bit those of `cls` (tests/test_optim.py). step() runs under no_grad, as the
+    wrapper does (differentiable=False). Not used with `compile = true`, where dynamo is loaded anyway.
+    """
+    ns = {}
+    for name in ("add_param_group", "zero_grad", "state_dict", "load_state_dict"):
+        method = getattr(torch.optim.Optimizer, name)
+        ns[name] = getattr(method, "__wrapped__", method)  # the undecorated method (functools.wraps)
+    raw_step = getattr(cls.step, "__wrapped__", None)
+    if raw_step is None:  # another torch whose step is not wrapped this way: nothing to skip
+        return cls
+
+    def step(self, closure=None):
+        with torch.no_grad():
+            return raw_step(self, closure)
+
+    ns["step"] = step
+    return type(cls.__name__, (cls,), {**ns, "__module__": __name__, "__doc__": cls.__doc__})
+
+
+_SGD, _ADAM, _ADAMW = (without_dynamo(c) for c in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW))
+
+
 def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     params = model.parameters()
+    eager = not cfg.compile
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(
+        return (_SGD if eager else torch.optim.SGD)(
             params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
         )
-    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    if cfg.optimizer == "adam":
+        cls = _ADAM if eager else torch.optim.Adam
+    else:
+        cls = _ADAMW if eager else torch.optim.AdamW
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 

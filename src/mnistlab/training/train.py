@@ -49,6 +49,7 @@ class TrainResult:
     run_dir: Path
     metrics: list[dict]
     model: torch.nn.Module
+    test_outputs: torch.Tensor | None = None  # (N, 10) of the last test pass, for the report (not re-predicted)
 
 
 def resume_config(run_dir: str | Path) -> TrainConfig:
@@ -180,6 +181,7 @@ def train_model(
         meta = {"epoch": epoch, "step": step, "metrics": metrics}
         ckpt.save_checkpoint(run_dir, model, opt, sched, gen, meta, extra, ema and ema.model)
 
+    final_outputs = None  # the last epoch's test outputs, kept for the report
     with StopFlag() as stop:
         for epoch in range(first_epoch, epochs + 1):
             t0 = time.perf_counter()
@@ -239,11 +241,13 @@ def train_model(
             v = evaluate(net, val_split, mean, std, cfg.eval_batch_size) if cfg.val_size and due else None
             if v is not None:
                 row |= {"val_loss": round(v.loss, 6), "val_acc": round(100 * v.accuracy, 4)}
-            t = evaluate(net, test_split, mean, std, cfg.eval_batch_size) if due and not cfg.hold_test else None
+            t = (evaluate(net, test_split, mean, std, cfg.eval_batch_size, keep_outputs=epoch == epochs)
+                 if due and not cfg.hold_test else None)  # fmt: skip
             if cfg.replicas == 2:
                 torch.set_num_threads(1)
             seconds = time.perf_counter() - t0
             if t is not None:  # held back (hold_test): the rows have no test columns at all
+                final_outputs = t.outputs
                 row |= {"test_loss": round(t.loss, 6), "test_acc": round(100 * t.accuracy, 4)}
             row |= {"lr": lr, "seconds": round(seconds, 3)}
             metrics.append(row)
@@ -267,7 +271,7 @@ def train_model(
     log(f"Final: {final} after {len(metrics)} epochs ({step} steps) in {total:.1f}s; run saved in {run_dir}")
     if on_end is not None:  # e.g. the budget verdict (inspection.budget.verdict_hook), into log.txt too
         on_end(run_dir, net, log)
-    return TrainResult(run_dir, metrics, net.eval())
+    return TrainResult(run_dir, metrics, net.eval(), final_outputs)
 
 
 def _restore(saved, meta, model, opt, sched, gen, ema, run_dir) -> dict:
