@@ -65,3 +65,42 @@ def test_two_replicas_are_reproducible_and_differ_from_one(tiny_data, tmp_path):
 def test_bad_replica_settings_are_refused(kw, message):
     with pytest.raises(MnistlabError, match=message):
         tiny(**kw)
+
+
+@pytest.mark.parametrize("fast_dropout", [False, True])
+def test_replica_in_a_process_trains_bit_for_bit_as_the_thread(tiny_data, tmp_path, monkeypatch, fast_dropout):
+    from mnistlab.training import replica_process
+    from mnistlab.training import train as train_mod
+
+    built = []
+    real = replica_process.ReplicaProcess
+    monkeypatch.setattr(replica_process, "ReplicaProcess", lambda *a, **k: built.append(1) or real(*a, **k))
+    # bf16 autocast (where native) and augmentation on: the worker's half must be prepared as the thread's
+    cfg = tiny(replicas=2, fast_dropout=fast_dropout, label_smoothing=0.1, augment={"rotation": 10.0}, amp=True,
+               clean_epochs=0)  # fmt: skip
+    assert cfg.amp and cfg.augment.rotation and cfg.clean_epochs == 0
+    proc = train(cfg, out=tmp_path / "proc", data_dir=tiny_data, quiet=True)
+    assert built == [1] and replica_process.available(torch.device("cpu"))
+    monkeypatch.setattr(train_mod.replica_process, "available", lambda device: False)
+    thread = train(cfg, out=tmp_path / "thread", data_dir=tiny_data, quiet=True)
+    assert built == [1]  # the second run used the thread pair
+    w = lambda r: load_file(str(r.run_dir / "model.safetensors"))  # noqa: E731
+    assert all(torch.equal(v, w(thread)[k]) for k, v in w(proc).items())
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(proc.metrics) == strip(thread.metrics)
+
+
+def test_a_failing_replica_process_raises_in_the_loop():
+    from mnistlab.training.replica_process import ReplicaProcess
+
+    pair = ReplicaProcess(create_model("mnist-8k").train(), seed=0, batch_size=8, label_smoothing=0.0)
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+
+    def loss_of(o, rows):
+        return F.cross_entropy(o, y[rows])
+
+    loss_of.labels = torch.full((8,), 99)  # a class the network does not have: the worker's loss fails
+    with pytest.raises(RuntimeError, match="replica 1: .*Target 99 is out of bounds"):
+        pair.forward_backward(x.__getitem__, 8, loss_of, 0, torch.enable_grad)
+    pair.close()
+    assert not pair.proc.is_alive()

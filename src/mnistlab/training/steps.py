@@ -40,6 +40,7 @@ class CrossEntropy:
         def loss_of(out, rows):
             return F.cross_entropy(out, y[rows], label_smoothing=self.label_smoothing)
 
+        loss_of.labels = y  # what replica_process.ReplicaProcess sends its worker (it computes the same loss)
         return loss_of, prepare
 
 

@@ -29,6 +29,7 @@ from ..models.provenance import build_from_meta, record_source
 from ..models.source import parse_ref, probe
 from ..system import library_versions, native_bf16, resolve_device, set_threads
 from . import checkpoint as ckpt
+from . import replica_process
 from .augment import plan_batch
 from .config import RUN_ONLY_KEYS, TrainConfig, from_dict
 from .distill import load_teacher
@@ -165,7 +166,11 @@ def train_model(
 
     # The optional pieces, chosen once. Replicas are built after a resume restored the weights: replica 1 is
     # a copy of them (parallel.py).
-    stepper = ReplicaPair(model, cfg.seed) if cfg.replicas == 2 else SingleStep(forward)
+    stepper = SingleStep(forward)
+    if cfg.replicas == 2:  # replica 1 in a process of its own where it can be (the same numbers, no GIL)
+        own_process = teacher is None and replica_process.available(device)
+        stepper = (replica_process.ReplicaProcess(model, cfg.seed, bs, cfg.label_smoothing) if own_process
+                   else ReplicaPair(model, cfg.seed))  # fmt: skip
     objective = (Distiller(teacher, cfg.distill_alpha, cfg.distill_temperature, cfg.label_smoothing, teacher_bf16)
                  if teacher is not None else CrossEntropy(cfg.label_smoothing))  # fmt: skip
     after_step = [lambda step: stepper.sync()]  # replica 1 takes replica 0's new weights

@@ -1,0 +1,135 @@
+"""ReplicaPair with replica 1 in a forked process instead of a thread: the same step, without the GIL.
+
+Why: two replica threads hand Python's GIL to each other around every op (a few hundred per step), and on
+2 cores that cost half again the step of one replica alone: ref3's half batch of 64 took 18 ms alone, 28 ms
+as a thread pair, and 19 ms in each of two processes side by side (benchmarks/results/2026-12-06-xeon-amx-
+epoch/replicas.txt). A process has its own interpreter.
+
+What the two processes share (torch shared memory, set up before the fork): replica 1's weights and
+BatchNorm buffers (so parallel.ReplicaPair.sync() works unchanged from the parent), its gradients, the half
+batch's inputs and labels, its outputs and loss. Each step the parent writes half 1's inputs, sends one small
+message, runs half 0 itself and waits for the reply. The worker computes exactly what the thread would: the
+same ops on the same tensors with one intra-op thread, its dropout generator seeded from (seed, step, 1); the
+weights are bit for bit those of the thread pair (tests/test_parallel.py).
+
+Used on CPUs where `fork` exists, for the cross-entropy objective (a teacher's soft targets stay with the
+thread pair). The worker ignores Ctrl-C (the parent saves a checkpoint and stops it) and ends when the
+parent closes the pipe or exits.
+"""
+
+import multiprocessing as mp
+import signal
+import weakref
+
+import torch
+import torch.nn.functional as F
+
+from .parallel import ReplicaPair
+
+OUT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)  # what a forward under autocast may return
+
+
+def available(device: torch.device) -> bool:
+    return device.type == "cpu" and "fork" in mp.get_all_start_methods()
+
+
+class ReplicaProcess(ReplicaPair):
+    def __init__(self, model, seed: int, batch_size: int, label_smoothing: float):
+        super().__init__(model, seed)
+        self.pool.shutdown(wait=True)  # the thread is not used
+        self.label_smoothing = label_smoothing
+        half = batch_size // 2  # half 1 holds n // 2 rows, at most this many
+        shared = lambda t: t.share_memory_()  # noqa: E731
+        self.models[1].share_memory()  # weights and buffers: written by sync() here, read and updated there
+        self.params[1] = [p for p in self.models[1].parameters() if p.requires_grad]
+        self.stats[1] = [b for k, b in self.models[1].named_buffers() if k.endswith(("running_mean", "running_var"))]
+        self.grads = [shared(torch.zeros_like(p)) for p in self.params[1]]
+        self.x = shared(torch.zeros(half, 1, 28, 28).contiguous(memory_format=torch.channels_last))
+        self.y = shared(torch.zeros(half, dtype=torch.long))
+        self.outs = {dt: shared(torch.zeros(half, 10, dtype=dt)) for dt in OUT_DTYPES}
+        self.loss = shared(torch.zeros(()))
+        ctx = mp.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(self, child), daemon=True, name="mnistlab-replica")
+        self.proc.start()
+        child.close()
+        self._stop = weakref.finalize(self, _stop, self.proc, self.conn)
+
+    def forward_backward(self, prepare, n: int, loss_of, step: int, autocast):
+        labels = getattr(loss_of, "labels", None)
+        if labels is None:  # not plain cross-entropy: the thread's way (a worker holds no teacher)
+            raise TypeError("ReplicaProcess needs a CrossEntropy objective")
+        k = n - n // 2  # half 0: rows [0, k), half 1: rows [k, n)
+        with autocast():
+            amp = torch.is_autocast_enabled("cpu")
+        x1 = prepare(slice(k, n))  # (n // 2, 1, 28, 28), as the thread would have prepared it
+        if x1.shape[1:] != self.x.shape[1:] or n // 2 > len(self.x):
+            raise ValueError(f"ReplicaProcess: inputs {tuple(x1.shape)} do not fit its buffers")
+        self.x[: n // 2].copy_(x1)
+        self.y[: n // 2].copy_(labels[k:n])
+        self.conn.send((step, n, amp))
+
+        self.gens[0].manual_seed((self.seed * 1_000_003 + step) * 2)
+        for p in self.params[0]:
+            p.grad = None
+        rows = slice(0, k)
+        x0 = prepare(rows)  # outside autocast, as the thread pair prepares (warping under it would be bf16)
+        with autocast():
+            out0 = self.models[0](x0)
+        loss0 = loss_of(out0.float(), rows)
+        (loss0 * (k / n)).backward()
+
+        try:
+            reply = self.conn.recv()
+        except EOFError:
+            reply = "the replica process ended unexpectedly"
+        if not isinstance(reply, int):
+            raise RuntimeError(f"replica 1: {reply}")
+        torch._foreach_add_([p.grad for p in self.params[0]], self.grads)
+        out1 = self.outs[OUT_DTYPES[reply]][: n // 2].clone()
+        return torch.cat([out0.detach(), out1]), (loss0.detach() * k + self.loss.clone() * (n - k)) / n
+
+    def close(self) -> None:
+        self._stop()
+
+
+def _stop(proc, conn) -> None:
+    try:
+        conn.send(None)
+    except (OSError, ValueError):
+        pass
+    conn.close()
+    proc.join(timeout=5)
+    if proc.is_alive():
+        proc.terminate()
+
+
+def _worker(pair: ReplicaProcess, conn) -> None:
+    """Replica 1's loop, in the forked process: one message per step, one reply (the output dtype's index)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
+    pair.conn.close()  # the parent's end: without this copy the worker would never see the pipe close
+    torch.set_num_threads(1)
+    model, params, gen = pair.models[1], pair.params[1], pair.gens[1]
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        step, n, amp = msg
+        try:
+            gen.manual_seed((pair.seed * 1_000_003 + step) * 2 + 1)
+            for p in params:
+                p.grad = None
+            m = n // 2
+            with torch.autocast("cpu", torch.bfloat16, enabled=amp):
+                out = model(pair.x[:m])
+            loss = F.cross_entropy(out.float(), pair.y[:m], label_smoothing=pair.label_smoothing)
+            (loss * (m / n)).backward()
+            torch._foreach_copy_(pair.grads, [p.grad for p in params])
+            pair.outs[out.dtype][:m].copy_(out.detach())
+            pair.loss.copy_(loss.detach())
+            conn.send(OUT_DTYPES.index(out.dtype))
+        except Exception as e:  # reported to the parent, which raises it in the training loop
+            conn.send(f"{type(e).__name__}: {e}")
