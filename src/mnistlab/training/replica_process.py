@@ -96,12 +96,12 @@ class ReplicaProcess(ReplicaPair):
         self._stop()
 
 
-def spin_until_ready(conn, spin_s: float = SPIN_S) -> None:
+def spin_until_ready(conn, spin_s: float | None = None) -> None:
     """Poll without sleeping for up to spin_s, then block. Why: on these 2 cores a process that sleeps at every
     step's rendezvous and wakes for the next computes that step ~20% slower (18.7 -> 23.7 ms for ref3's half
     batch); spinning through the short wait keeps it at 19 ms (benchmarks/results/2026-12-06-xeon-amx-epoch/
     replicas.txt). Longer waits (the parent evaluating) fall asleep after spin_s."""
-    end = time.perf_counter() + spin_s
+    end = time.perf_counter() + (SPIN_S if spin_s is None else spin_s)
     while not conn.poll(0):
         if time.perf_counter() > end:
             conn.poll(None)  # until a message or the other end closes
