@@ -86,7 +86,7 @@ class TrainConfig:
     eval_every: int = 1
     eval_batch_size: int = 500  # = evaluate.EVAL_BATCH (config stays free of torch); why 500: see there
     threads: int = 0  # torch.set_num_threads; 0 = one per core (2 threads give ~1.3x one here)
-    replicas: int = 1  # 2: two model copies train the batch's halves, one thread each (parallel.py); `threads` evaluate
+    replicas: int = 1  # 2: two model copies train the halves, one core each (replica_process.py); `threads` evaluate
     fast_dropout: bool = False  # Dropout masks from int16 lanes of int64 draws (dropout.py): cheaper, another stream
     device: str = "auto"  # auto | cpu | cuda | mps
     channels_last: bool = True  # NHWC activations: measured 15-30% faster steps on CPU (3x faster max-pool)

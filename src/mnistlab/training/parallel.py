@@ -12,6 +12,9 @@ after every step and both hold the average of their BatchNorm running statistics
 of its own and `--resume` rebuilds it exactly. Dropout cannot draw from the shared global generator
 (two threads would interleave their draws), so each replica's Dropout modules draw from a generator
 seeded from (seed, step, replica) at every step.
+
+The trainer runs replica 1 in a forked process instead of a thread where it can (replica_process.py: the
+same numbers without the GIL's hand-offs); this thread pair serves distillation and platforms without fork.
 """
 
 import copy
