@@ -74,6 +74,9 @@ def test_batch_png_is_the_trainers_first_batch(tiny_data, tmp_path, monkeypatch)
         return model
 
     monkeypatch.setattr(train_mod, "create_model", spy)
+    # Both replicas in this process, so the hook sees both halves (the process pair computes the same inputs:
+    # tests/test_parallel.py)
+    monkeypatch.setattr(train_mod.replica_process, "available", lambda device: False)
     cfg = load_config(None, RECIPE | {"max_steps": 1, "seed": 3, "val_size": 50, "augment": {"rotation": 15.0}})
     train(cfg, out=tmp_path / "r", data_dir=tiny_data, quiet=True)
     x, y = first_batch(cfg, load_split("custom", True, tiny_data))
