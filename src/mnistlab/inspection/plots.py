@@ -1,9 +1,10 @@
 """The report's four pictures, drawn from plain data with Pillow (no model, no files but the PNG written).
 
-Why not matplotlib: importing it and laying out four figures took ~1.5 s of a one-epoch `mnistlab train`
-(its report is part of the run; benchmarks/results/2026-12-06-xeon-amx-epoch); these pictures are a few
-lines, boxes and labels, drawn here in ~0.1 s. Lines and text are drawn at SS times the size and scaled
-down, which anti-aliases them.
+Why not matplotlib: the report, part of every `mnistlab train`, took 2.6 s of a one-epoch run of ref3,
+mostly matplotlib's import and layout (benchmarks/results/2026-12-05-xeon-amx-epoch/phases-ref3.txt); these
+pictures are a few lines, boxes and labels, drawn here in ~0.1 s, and the whole report now takes ~0.6 s
+(benchmarks/results/2026-12-06-xeon-amx-epoch/phases-ref3.txt). Lines and text are drawn at SS times the
+size and scaled down, which anti-aliases them.
 """
 
 import math

@@ -11,8 +11,8 @@ def without_dynamo(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimiz
     """A subclass of `cls` whose methods skip the wrappers that import torch._dynamo on first use.
 
     Why: in eager mode those wrappers only mark the methods as not to be traced, yet their first call imports
-    torch._dynamo, ~1.1 s of every training process (a sixth of a one-epoch run of ref3 with its report;
-    benchmarks/results/2026-12-06-xeon-amx-epoch). The update is the same function on the same tensors, so
+    torch._dynamo: 1.4 s of a one-epoch run of ref3 (benchmarks/results/2026-12-05-xeon-amx-epoch/
+    phases-ref3.txt, "optimizer: build"). The update is the same function on the same tensors, so
     the weights are bit for bit those of `cls` (tests/test_optim.py). step() runs under no_grad, as the
     wrapper does (differentiable=False). Not used with `compile = true`, where dynamo is loaded anyway.
     """

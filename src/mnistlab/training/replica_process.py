@@ -1,9 +1,11 @@
 """ReplicaPair with replica 1 in a forked process instead of a thread: the same step, without the GIL.
 
-Why: two replica threads hand Python's GIL to each other around every op (a few hundred per step), and on
-2 cores that cost half again the step of one replica alone: ref3's half batch of 64 took 18 ms alone, 28 ms
-as a thread pair, and 19 ms in each of two processes side by side (benchmarks/results/2026-12-06-xeon-amx-
-epoch/replicas.txt). A process has its own interpreter.
+Why: a replica that sleeps while it waits for the other (a thread blocked on the GIL or on its future, a
+process blocked on its pipe) computes its next half much slower on these 2 cores. ref3's step (two halves
+of 64, bf16) took 37.0 ms as a thread pair and 36.0 ms as a process pair that sleeps at each rendezvous,
+against 21.0 ms for one half alone; a process pair that spins through the short wait takes 21.7 ms
+(benchmarks/results/2026-12-06-xeon-amx-epoch/replicas.txt). Spinning needs a process: a spinning thread
+would hold the GIL the other replica needs.
 
 What the two processes share (torch shared memory, set up before the fork): replica 1's weights and
 BatchNorm buffers (so parallel.ReplicaPair.sync() works unchanged from the parent), its gradients, the half
@@ -97,10 +99,8 @@ class ReplicaProcess(ReplicaPair):
 
 
 def spin_until_ready(conn, spin_s: float | None = None) -> None:
-    """Poll without sleeping for up to spin_s, then block. Why: on these 2 cores a process that sleeps at every
-    step's rendezvous and wakes for the next computes that step ~20% slower (18.7 -> 23.7 ms for ref3's half
-    batch); spinning through the short wait keeps it at 19 ms (benchmarks/results/2026-12-06-xeon-amx-epoch/
-    replicas.txt). Longer waits (the parent evaluating) fall asleep after spin_s."""
+    """Poll without sleeping for up to spin_s, then block: see the module's docstring for why. Longer waits
+    (the parent evaluating, the end of an epoch) fall asleep after spin_s."""
     end = time.perf_counter() + (SPIN_S if spin_s is None else spin_s)
     while not conn.poll(0):
         if time.perf_counter() > end:
