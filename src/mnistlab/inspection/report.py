@@ -114,13 +114,7 @@ def _machine(run_dir: Path, config: dict) -> str:
 
 
 def build(
-    run_dir: Path,
-    note: str | None = None,
-    data_dir=None,
-    limit: int = 100,
-    model=None,
-    trust_code=False,
-    test_outputs=None,
+    run_dir: Path, note: str | None = None, data_dir=None, limit=100, model=None, trust_code=False, test_outputs=None
 ) -> list[tuple]:
     """The report as blocks: ("h1"|"h2"|"p", text), ("table", header, rows), ("img", file, alt)."""
     run_dir = Path(run_dir)
@@ -252,7 +246,7 @@ def write_report(
     run_dir: str | Path,
     note: str | None = None,
     data_dir=None,
-    limit: int = 100,
+    limit=100,
     model=None,
     trust_code=False,
     test_outputs=None,
