@@ -1,10 +1,11 @@
 """Where one epoch of `mnistlab train` goes, by phase, as a whole process:
 python benchmarks/ab/profile_phases.py [TRAIN FLAGS ...]   (default: --config ref3 --epochs 1)
 
-Runs the CLI in this process under cProfile (main thread; with `replicas = 2` the second replica's thread is
-not seen) and charges the cumulative time of the functions that own each phase: start-up (Python and the
+Runs the CLI in this process under cProfile (main thread; with `replicas = 2` the second replica's process
+or thread is not seen, and the wait for it counts in the rest) and charges the cumulative time of the functions that own each phase: start-up (Python and the
 imports, timed before the profiler starts), reading and verifying the data, building the network (with its
-probe), the optimizer (whose first use imports torch._dynamo), augmentation and batch preparation, forward,
+probe), the optimizer (torch.optim's first use imports torch._dynamo; the trainer's skip it since
+2026-12-06), augmentation and batch preparation, forward,
 backward, the optimizer step, evaluation, writing the run folder, the budget verdict and the report. What is
 left is the loop's own Python. The profiler slows Python-heavy phases more than the tensor ops.
 """
@@ -29,8 +30,20 @@ PHASES = [
     ("network: build + probe", [("models/registry.py", "create_model", None)]),
     ("optimizer: build", [("training/optim.py", "make_optimizer", None)]),
     ("augmentation + batch", [("training/augment.py", "plan_batch", None), ("training/steps.py", "inputs", None)]),
-    ("forward", [("torch/nn/modules/module.py", "_wrapped_call_impl", "training/steps.py")]),
-    ("backward", [("torch/_tensor.py", "backward", "training/steps.py")]),
+    (
+        "forward",
+        [
+            ("torch/nn/modules/module.py", "_wrapped_call_impl", "training/steps.py"),
+            ("torch/nn/modules/module.py", "_wrapped_call_impl", "training/replica_process.py"),
+        ],
+    ),
+    (
+        "backward",
+        [
+            ("torch/_tensor.py", "backward", "training/steps.py"),
+            ("torch/_tensor.py", "backward", "training/replica_process.py"),
+        ],
+    ),
     (
         "optimizer step",
         [
