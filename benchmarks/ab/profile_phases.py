@@ -2,12 +2,13 @@
 python benchmarks/ab/profile_phases.py [TRAIN FLAGS ...]   (default: --config ref3 --epochs 1)
 
 Runs the CLI in this process under cProfile (main thread; with `replicas = 2` the second replica's process
-or thread is not seen, and the wait for it counts in the rest) and charges the cumulative time of the functions that own each phase: start-up (Python and the
-imports, timed before the profiler starts), reading and verifying the data, building the network (with its
-probe), the optimizer (torch.optim's first use imports torch._dynamo; the trainer's skip it since
-2026-12-06), augmentation and batch preparation, forward,
-backward, the optimizer step, evaluation, writing the run folder, the budget verdict and the report. What is
-left is the loop's own Python. The profiler slows Python-heavy phases more than the tensor ops.
+or thread is not seen, and the wait for it counts in the rest) and charges the cumulative time of the
+functions that own each phase: start-up (Python and the imports, timed before the profiler starts), reading
+and verifying the data, building the network (with its probe), the optimizer (torch.optim's first use
+imports torch._dynamo; the trainer's optimizers skip it since 2026-12-06), augmentation and batch
+preparation, forward, backward, the optimizer step, evaluation, writing the run folder, the budget verdict
+and the report. What is left is the loop's own Python. The profiler slows Python-heavy phases more than the
+tensor ops.
 """
 
 import sys
