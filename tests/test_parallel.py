@@ -104,3 +104,24 @@ def test_a_failing_replica_process_raises_in_the_loop():
         pair.forward_backward(x.__getitem__, 8, loss_of, 0, torch.enable_grad)
     pair.close()
     assert not pair.proc.is_alive()
+
+
+def test_a_replica_process_takes_a_network_with_more_outputs_than_classes():
+    from torch import nn
+
+    from mnistlab.training.replica_process import ReplicaProcess
+
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(4, 12))  # fmt: skip
+    pair = ReplicaProcess(net.train(), seed=0, batch_size=8, label_smoothing=0.0)
+    before = [b.clone() for b in pair.stats[1]]
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+
+    def loss_of(o, rows):
+        return F.cross_entropy(o, y[rows])
+
+    loss_of.labels = y
+    out, loss = pair.forward_backward(x.__getitem__, 8, loss_of, 0, torch.enable_grad)
+    pair.close()
+    assert out.shape == (8, 12) and torch.isfinite(loss)
+    assert not all(torch.equal(a, b) for a, b in zip(before, pair.stats[1], strict=True))  # the worker's BN ran

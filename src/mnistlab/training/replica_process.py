@@ -50,7 +50,8 @@ class ReplicaProcess(ReplicaPair):
         self.grads = [shared(torch.zeros_like(p)) for p in self.params[1]]
         self.x = shared(torch.zeros(half, 1, 28, 28).contiguous(memory_format=torch.channels_last))
         self.y = shared(torch.zeros(half, dtype=torch.long))
-        self.outs = {dt: shared(torch.zeros(half, 10, dtype=dt)) for dt in OUT_DTYPES}
+        width = self._output_width()  # 10 for the digits; a network of your own may give more outputs
+        self.outs = {dt: shared(torch.zeros(half, width, dtype=dt)) for dt in OUT_DTYPES}
         self.loss = shared(torch.zeros(()))
         ctx = mp.get_context("fork")
         self.conn, child = ctx.Pipe()
@@ -58,6 +59,15 @@ class ReplicaProcess(ReplicaPair):
         self.proc.start()
         child.close()
         self._stop = weakref.finalize(self, _stop, self.proc, self.conn)
+
+    @torch.no_grad()
+    def _output_width(self) -> int:
+        """The network's outputs per image, from one eval-mode forward of zeros (no state changes)."""
+        model = self.models[1]
+        was_training = model.training
+        width = model.eval()(self.x[:1]).shape[-1]
+        model.train(was_training)
+        return width
 
     def forward_backward(self, prepare, n: int, loss_of, step: int, autocast):
         labels = getattr(loss_of, "labels", None)
