@@ -61,16 +61,9 @@ class ReplicaPair:
         halves = [slice(0, n - n // 2), slice(n - n // 2, n)]  # (n+1)//2 and n//2 rows
 
         def run(i: int):
-            self.gens[i].manual_seed((self.seed * 1_000_003 + step) * 2 + i)  # no state to checkpoint
-            for p in self.params[i]:
-                p.grad = None
             rows = halves[i]
-            x = prepare(rows)
-            with autocast():  # autocast state is per thread: each thread enters its own
-                out = self.models[i](x)
-            loss = loss_of(out.float(), rows)
-            (loss * ((rows.stop - rows.start) / n)).backward()  # halves weighted by size: the batch mean
-            return out.detach(), loss.detach()
+            loss_fn = lambda out: loss_of(out, rows)  # noqa: E731
+            return self.half_step(i, prepare(rows), loss_fn, (rows.stop - rows.start) / n, step, autocast)
 
         other = self.pool.submit(run, 1)
         out0, loss0 = run(0)
@@ -78,6 +71,20 @@ class ReplicaPair:
         torch._foreach_add_([p.grad for p in self.params[0]], [p.grad for p in self.params[1]])
         k = halves[0].stop
         return torch.cat([out0, out1]), (loss0 * k + loss1 * (n - k)) / n
+
+    def half_step(self, i: int, x: torch.Tensor, loss_fn, weight: float, step: int, autocast):
+        """Replica i's forward and backward on its half x: loss_fn(fp32 outputs) -> the half's mean loss, scaled
+        by `weight` (the half's share of the batch) before backward, so the two halves' gradients sum to the
+        batch mean's. Returns the detached outputs and mean loss. Shared by the threads here and by
+        replica_process (the parent's half and the worker's)."""
+        self.gens[i].manual_seed((self.seed * 1_000_003 + step) * 2 + i)  # no state to checkpoint
+        for p in self.params[i]:
+            p.grad = None
+        with autocast():  # autocast state is per thread: each thread enters its own
+            out = self.models[i](x)
+        loss = loss_fn(out.float())
+        (loss * weight).backward()
+        return out.detach(), loss.detach()
 
     @torch.no_grad()
     def sync(self) -> None:

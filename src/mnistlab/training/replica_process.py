@@ -23,6 +23,7 @@ import multiprocessing as mp
 import signal
 import time
 import weakref
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -83,15 +84,8 @@ class ReplicaProcess(ReplicaPair):
         self.y[: n // 2].copy_(labels[k:n])
         self.conn.send((step, n, amp))
 
-        self.gens[0].manual_seed((self.seed * 1_000_003 + step) * 2)
-        for p in self.params[0]:
-            p.grad = None
-        rows = slice(0, k)
-        x0 = prepare(rows)  # outside autocast, as the thread pair prepares (warping under it would be bf16)
-        with autocast():
-            out0 = self.models[0](x0)
-        loss0 = loss_of(out0.float(), rows)
-        (loss0 * (k / n)).backward()
+        rows = slice(0, k)  # prepared outside autocast, as the thread pair does (warping under it would be bf16)
+        out0, loss0 = self.half_step(0, prepare(rows), lambda out: loss_of(out, rows), k / n, step, autocast)
 
         try:
             spin_until_ready(self.conn)
@@ -102,7 +96,7 @@ class ReplicaProcess(ReplicaPair):
             raise RuntimeError(f"replica 1: {reply}")
         torch._foreach_add_([p.grad for p in self.params[0]], self.grads)
         out1 = self.outs[OUT_DTYPES[reply]][: n // 2].clone()
-        return torch.cat([out0.detach(), out1]), (loss0.detach() * k + self.loss.clone() * (n - k)) / n
+        return torch.cat([out0, out1]), (loss0 * k + self.loss.clone() * (n - k)) / n
 
     def close(self) -> None:
         self._stop()
@@ -134,7 +128,6 @@ def _worker(pair: ReplicaProcess, conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
     pair.conn.close()  # the parent's end: without this copy the worker would never see the pipe close
     torch.set_num_threads(1)
-    model, params, gen = pair.models[1], pair.params[1], pair.gens[1]
     while True:
         try:
             spin_until_ready(conn)
@@ -145,17 +138,13 @@ def _worker(pair: ReplicaProcess, conn) -> None:
             return
         step, n, amp = msg
         try:
-            gen.manual_seed((pair.seed * 1_000_003 + step) * 2 + 1)
-            for p in params:
-                p.grad = None
             m = n // 2
-            with torch.autocast("cpu", torch.bfloat16, enabled=amp):
-                out = model(pair.x[:m])
-            loss = F.cross_entropy(out.float(), pair.y[:m], label_smoothing=pair.label_smoothing)
-            (loss * (m / n)).backward()
-            torch._foreach_copy_(pair.grads, [p.grad for p in params])
-            pair.outs[out.dtype][:m].copy_(out.detach())
-            pair.loss.copy_(loss.detach())
+            loss_fn = partial(F.cross_entropy, target=pair.y[:m], label_smoothing=pair.label_smoothing)
+            autocast = partial(torch.autocast, "cpu", torch.bfloat16, enabled=amp)
+            out, loss = pair.half_step(1, pair.x[:m], loss_fn, m / n, step, autocast)
+            torch._foreach_copy_(pair.grads, [p.grad for p in pair.params[1]])
+            pair.outs[out.dtype][:m].copy_(out)
+            pair.loss.copy_(loss)
             conn.send(OUT_DTYPES.index(out.dtype))
         except Exception as e:  # reported to the parent, which raises it in the training loop
             conn.send(f"{type(e).__name__}: {e}")
