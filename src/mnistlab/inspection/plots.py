@@ -1,8 +1,9 @@
 """The report's four pictures, drawn from plain data with Pillow (no model, no files but the PNG written).
 
-Why not matplotlib: the report, part of every `mnistlab train`, took 2.6 s of a one-epoch run of ref3,
-mostly matplotlib's import and layout (benchmarks/results/2026-12-05-xeon-amx-epoch/phases-ref3.txt); these
-pictures are a few lines, boxes and labels, drawn here in ~0.1 s, and the whole report now takes ~0.6 s
+Why not matplotlib: the report, part of every `mnistlab train`, took 2.6 s of a one-epoch run of ref3 under
+cProfile (benchmarks/results/2026-12-05-xeon-amx-epoch/phases-ref3.txt): matplotlib's import and drawing,
+and a second prediction of the test set. These pictures are a few lines, boxes and labels; with them and the
+trainer's final test outputs reused, the whole report takes 0.8 s there
 (benchmarks/results/2026-12-06-xeon-amx-epoch/phases-ref3.txt). Lines and text are drawn at SS times the
 size and scaled down, which anti-aliases them.
 """
