@@ -45,9 +45,9 @@ class ReplicaProcess(ReplicaPair):
         self.label_smoothing = label_smoothing
         half = batch_size // 2  # half 1 holds n // 2 rows, at most this many
         shared = lambda t: t.share_memory_()  # noqa: E731
-        self.models[1].share_memory()  # weights and buffers: written by sync() here, read and updated there
-        self.params[1] = [p for p in self.models[1].parameters() if p.requires_grad]
-        self.stats[1] = [b for k, b in self.models[1].named_buffers() if k.endswith(("running_mean", "running_var"))]
+        # Weights and buffers, in place (self.params[1] and self.stats[1] stay the same tensors): written by
+        # sync() here, read and updated there.
+        self.models[1].share_memory()
         self.grads = [shared(torch.zeros_like(p)) for p in self.params[1]]
         self.x = shared(torch.zeros(half, 1, 28, 28).contiguous(memory_format=torch.channels_last))
         self.y = shared(torch.zeros(half, dtype=torch.long))
