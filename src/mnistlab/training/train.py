@@ -27,7 +27,7 @@ from ..errors import MnistlabError
 from ..models import count_params, create_model, resolved_kwargs
 from ..models.provenance import build_from_meta, record_source
 from ..models.source import parse_ref, probe
-from ..system import library_versions, native_bf16, resolve_device, set_threads
+from ..system import keep_freed_memory, library_versions, native_bf16, resolve_device, set_threads
 from . import checkpoint as ckpt
 from . import replica_process
 from .augment import plan_batch
@@ -96,6 +96,7 @@ def train_model(
     test_split = data_mod.load_split(cfg.dataset, False, data_dir)
     device = resolve_device(cfg.device)
     threads = set_threads(1 if cfg.replicas == 2 else cfg.threads)  # two replicas: one thread each
+    keep_freed_memory()  # each step reuses the last step's blocks instead of faulting fresh pages in
     if cfg.val_size >= len(train_split):
         raise MnistlabError(f"val_size {cfg.val_size} leaves no training images (the set holds {len(train_split)})")
     instance = model if isinstance(model, nn.Module) else None
