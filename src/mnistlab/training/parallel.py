@@ -17,12 +17,14 @@ The trainer runs replica 1 in a forked process instead of a thread where it can 
 same numbers without the GIL's hand-offs); this thread pair serves distillation and platforms without fork.
 """
 
+import contextlib
 import copy
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import nn
 
+from ..system import set_threads
 from .dropout import FastDropout, fast_dropout
 
 
@@ -93,6 +95,16 @@ class ReplicaPair:
         torch._foreach_add_(self.stats[0], self.stats[1])
         torch._foreach_mul_(self.stats[0], 0.5)
         torch._foreach_copy_(self.stats[1], self.stats[0])
+
+    @contextlib.contextmanager
+    def idle(self, threads: int):
+        """While the replicas wait (evaluation between epochs), the parent's ops get `threads` intra-op threads
+        instead of the one each replica steps with."""
+        set_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(1)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

@@ -9,6 +9,8 @@ Each piece keeps to itself what it needs, so the loop in train.py reads the same
 distillation or replicas, and each is tested on its own.
 """
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,6 +84,9 @@ class SingleStep:
 
     def sync(self) -> None:  # one model: nothing to copy after the optimizer step
         pass
+
+    def idle(self, threads: int):  # one model: it already runs on `threads` threads
+        return contextlib.nullcontext()
 
     def close(self) -> None:
         pass

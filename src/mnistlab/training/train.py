@@ -241,16 +241,13 @@ def train_model(
             seen = min(steps * bs, n)
             train_loss, train_acc = tally.loss_sum.item() / seen, 100 * tally.correct.item() / seen
             row = {"epoch": epoch, "train_loss": round(train_loss, 6), "train_acc": round(train_acc, 4)}
-            if cfg.replicas == 2:  # the replica thread idles during evaluation: `threads` serve the ops
-                set_threads(cfg.threads)
             due = epoch == epochs or (cfg.eval_every > 0 and epoch % cfg.eval_every == 0)
-            v = evaluate(net, val_split, mean, std, cfg.eval_batch_size) if cfg.val_size and due else None
+            with stepper.idle(cfg.threads):  # two replicas idle meanwhile: evaluation gets `threads` threads
+                v = evaluate(net, val_split, mean, std, cfg.eval_batch_size) if cfg.val_size and due else None
+                t = (evaluate(net, test_split, mean, std, cfg.eval_batch_size, keep_outputs=epoch == epochs)
+                     if due and not cfg.hold_test else None)  # fmt: skip
             if v is not None:
                 row |= {"val_loss": round(v.loss, 6), "val_acc": round(100 * v.accuracy, 4)}
-            t = (evaluate(net, test_split, mean, std, cfg.eval_batch_size, keep_outputs=epoch == epochs)
-                 if due and not cfg.hold_test else None)  # fmt: skip
-            if cfg.replicas == 2:
-                torch.set_num_threads(1)
             seconds = time.perf_counter() - t0
             if t is not None:  # held back (hold_test): the rows have no test columns at all
                 final_outputs = t.outputs
@@ -269,8 +266,7 @@ def train_model(
             if stop.signum and epoch < epochs:
                 interrupted(stop.signum, run_dir, epoch + 1, step)
     stepper.close()
-    if cfg.replicas == 2:  # what runs next in this process (a report, a notebook cell) gets every core back
-        set_threads(cfg.threads)
+    set_threads(cfg.threads)  # after two replicas' one thread each: what runs next (a report, a cell) gets them all
     total = sum(r["seconds"] for r in metrics)
     final = (f"test accuracy {metrics[-1]['test_acc']:.2f}%" if not cfg.hold_test
              else f"val accuracy {metrics[-1]['val_acc']:.2f}% (test held back)")  # fmt: skip
