@@ -35,14 +35,14 @@ PHASES = [
         "forward",
         [
             ("torch/nn/modules/module.py", "_wrapped_call_impl", "training/steps.py"),
-            ("torch/nn/modules/module.py", "_wrapped_call_impl", "training/replica_process.py"),
+            ("torch/nn/modules/module.py", "_wrapped_call_impl", "training/parallel.py"),
         ],
     ),
     (
         "backward",
         [
             ("torch/_tensor.py", "backward", "training/steps.py"),
-            ("torch/_tensor.py", "backward", "training/replica_process.py"),
+            ("torch/_tensor.py", "backward", "training/parallel.py"),
         ],
     ),
     (

@@ -43,10 +43,11 @@ def keep_freed_memory() -> bool:
 
     Why: a training step frees and allocates the same activation-sized blocks every time (ref4 at batch 256:
     (256, 32, 28, 28) fp32, 25.7 MB each). By default glibc returns large freed blocks to the kernel, and the
-    next step faults their pages back in, zeroed: 7,000-31,000 minor page faults per ref4 step, 200-360
-    with this (benchmarks/ab/freed_memory.py). It changes no arithmetic, only where a block comes from. The
-    cost: the process keeps its peak heap until it exits. Process-wide, so set once; elsewhere than Linux
-    with glibc it does nothing and returns False.
+    next step faults their pages back in, zeroed: 20,274 minor page faults per ref4 step against 142 with
+    this, and the fp32 step 1.29x faster (ref2 1.18x, ref3 1.13x;
+    benchmarks/results/2026-12-06-xeon-amx-epoch-bf16/freed-memory.txt). It changes no arithmetic, only where
+    a block comes from. The cost: the process keeps its peak heap until it exits. Process-wide, so set once;
+    elsewhere than Linux with glibc it does nothing and returns False.
     """
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         return False
