@@ -112,8 +112,8 @@ def bench(
     macs = summarize(create_model(model_name)).macs
     torch.manual_seed(0)
     t_nb = notebook_run(create_model(model_name), train_split, test_split, steps, spec.mean, spec.std, dev)
-    # The preset's recipe with the trainer's defaults for speed: a reference preset pins amp = false to
-    # train as its notebook did (fp32), but bf16 autocast where the CPU has it is one of the trainer's levers.
+    # The preset's recipe with the trainer's defaults for speed: a preset may pin amp = false (ref0 and the
+    # frontier presets train in fp32), but bf16 autocast where the CPU has it is one of the trainer's levers.
     # Two replicas pay on 2+ cores (benchmarks/README.md); None picks them there.
     # Replicas are a CPU lever: on a GPU one copy of the model already has the whole device.
     replicas = (2 if threads >= 2 and dev.type == "cpu" else 1) if replicas is None else replicas
