@@ -32,21 +32,19 @@ def without_dynamo(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimiz
     return type(cls.__name__, (cls,), {**ns, "__module__": __name__, "__doc__": cls.__doc__})
 
 
-_SGD, _ADAM, _ADAMW = (without_dynamo(c) for c in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW))
+# cfg.optimizer -> (torch.optim's class, the same class without the dynamo import)
+OPTIMIZERS = {
+    name: (cls, without_dynamo(cls))
+    for name, cls in (("sgd", torch.optim.SGD), ("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW))
+}
 
 
 def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
-    eager = not cfg.compile
+    cls = OPTIMIZERS[cfg.optimizer][0 if cfg.compile else 1]  # compile loads dynamo anyway
     if cfg.optimizer == "sgd":
-        return (_SGD if eager else torch.optim.SGD)(
-            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
-        )
-    if cfg.optimizer == "adam":
-        cls = _ADAM if eager else torch.optim.Adam
-    else:
-        cls = _ADAMW if eager else torch.optim.AdamW
-    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return cls(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                   weight_decay=cfg.weight_decay)  # fmt: skip
+    return cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def make_scheduler(cfg: TrainConfig, opt, total_steps: int):
