@@ -58,7 +58,7 @@ def test_misclassified_grid_holds_exactly_evals_errors(run, tiny_data, monkeypat
     assert sorted(order.tolist()) == wrong.tolist()
     assert torch.equal(torch.as_tensor(images), test.images[order])  # the same digits, highest loss first
     assert (p.losses[order].diff() <= 0).all()
-    assert [c.split(" ")[0] for c in captions] == [f"{test.labels[i]}→{preds[i]}" for i in order.tolist()]
+    assert [c.split(" ")[0] for c in captions] == [f"{test.labels[i]}->{preds[i]}" for i in order.tolist()]
     assert p.confusion(10).sum() == r.total and p.confusion(10).trace() == r.correct
 
 

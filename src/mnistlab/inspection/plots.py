@@ -4,8 +4,10 @@ Why not matplotlib: the report, part of every `mnistlab train`, took 2.6 s of a 
 cProfile (benchmarks/results/2026-12-05-xeon-amx-epoch/phases-ref3.txt): matplotlib's import and drawing,
 and a second prediction of the test set. These pictures are a few lines, boxes and labels; with them and the
 trainer's final test outputs reused, the whole report takes 0.8 s there
-(benchmarks/results/2026-12-06-xeon-amx-epoch/phases-ref3.txt). Lines and text are drawn at SS times the
-size and scaled down, which anti-aliases them.
+(benchmarks/results/2026-12-06-xeon-amx-epoch/phases-ref3.txt); a box-average downscale and zlib level 1
+took it from 0.39 to 0.22 s (2026-12-06-xeon-amx-one-pass/report-pictures.txt). Lines and text are drawn
+at SS times the size and scaled down, which anti-aliases them. Captions keep to ASCII and Latin-1: the
+built-in font has no arrows.
 """
 
 import math
@@ -32,7 +34,10 @@ def _canvas(w: int, h: int) -> tuple[Image.Image, ImageDraw.ImageDraw]:
 
 
 def _save(img: Image.Image, path: Path) -> Path:
-    img.resize((img.width // SS, img.height // SS), Image.Resampling.LANCZOS).save(path, optimize=False)
+    # SS x SS box average (reduce): anti-aliasing enough for lines and text, and several times cheaper than a
+    # LANCZOS resize; zlib level 1: flat-coloured pictures compress nearly as well, at a fraction of level 6's
+    # time (python benchmarks/ab/report_pictures.py).
+    img.reduce(SS).save(path, optimize=False, compress_level=1)
     return Path(path)
 
 
@@ -184,7 +189,8 @@ def digit_grid(
         a = np.asarray(images[i], dtype=np.float32)
         a = a / (255.0 if a.max() > 1 else 1.0)
         ink = (255 * (1 - np.clip(a, 0, 1))).astype(np.uint8)  # dark strokes on white, as gray_r
-        tile = Image.fromarray(ink, "L").resize((w * zoom * SS, h * zoom * SS), Image.Resampling.NEAREST)
+        ink = ink.repeat(zoom * SS, 0).repeat(zoom * SS, 1)  # (H*zoom*SS, W*zoom*SS): each pixel a square
+        tile = Image.fromarray(ink, "L")
         x, y = gap + c * cell_w, head + r * cell_h + cap
         img.paste(tile, (x * SS, y * SS))
         _text(d, (x + w * zoom / 2, y - 3), captions[i], fontsize * 1.6, "ms")

@@ -86,9 +86,9 @@ def draw(
     plots.curves(metrics, run_dir / "curves.png", min_acc)
     plots.digit_grid(
         test.images[shown].numpy(),
-        [f"{classes[p.labels[i]]}→{classes[p.preds[i]]} {100 * p.confidence[i]:.0f}%" for i in shown.tolist()],
+        [f"{classes[p.labels[i]]}->{classes[p.preds[i]]} {100 * p.confidence[i]:.0f}%" for i in shown.tolist()],
         run_dir / "misclassified.png",
-        f"{len(wrong)} misclassified of {len(test):,} (true→predicted, confidence), highest loss first"
+        f"{len(wrong)} misclassified of {len(test):,} (true->predicted, confidence), highest loss first"
         + (f"; the first {len(shown)}" if len(shown) < len(wrong) else ""),
     )
     plots.confusion(p.confusion(len(classes)), classes, run_dir / "confusion.png")
