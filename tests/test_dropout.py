@@ -1,12 +1,22 @@
-"""fast_dropout: the same Bernoulli keep-mask as nn.Dropout, from cheaper draws (dropout.py)."""
+"""fast_dropout: the same Bernoulli keep-mask as nn.Dropout, from cheaper draws; bernoulli_noise: nn.Dropout's
+own masks to the bit, cheaper (dropout.py)."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
 from mnistlab.models import create_model
-from mnistlab.training.dropout import FastDropout, fast_dropout, keep_mask, use_fast_dropout
+from mnistlab.training import dropout, parallel
+from mnistlab.training.dropout import (
+    FastDropout,
+    bernoulli_noise,
+    cheaper_bernoulli,
+    fast_dropout,
+    keep_mask,
+    use_fast_dropout,
+)
 from mnistlab.training.train import train
 
 from .test_parallel import tiny
@@ -91,3 +101,61 @@ def test_one_pass_dropout_is_bit_for_bit_the_two_pass_one(dtype, shape, channels
     (y_ref, g_ref, s_ref), (y, g, s) = runs
     assert torch.equal(y, y_ref) and torch.equal(g, g_ref) and s == s_ref
     assert (y_ref == 0).any()  # dropped entries are +0 in both (the bit patterns compared above)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("shape", [(16, 8, 13, 13), (6, 5, 3, 3), (33, 10), (1000,)])
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize("keep", [0.9, 0.95, 0.5, 0.3])
+def test_bernoulli_noise_is_bernoulli_to_the_bit(dtype, shape, channels_last, keep):
+    """The same 0/1 noise as empty_like(x).bernoulli_(keep), in the same layout, and the generator left in
+    the same state, so everything drawn after it is the same too."""
+    if channels_last and len(shape) != 4:
+        pytest.skip("channels_last is 4-d only")
+    x = torch.empty(shape, dtype=dtype)
+    x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    a, b = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
+    want, got = torch.empty_like(x).bernoulli_(keep, generator=a), bernoulli_noise(x, keep, b)
+    assert torch.equal(want, got) and want.stride() == got.stride() and want.dtype == got.dtype
+    assert torch.equal(a.get_state(), b.get_state())
+    torch.manual_seed(3)  # the global generator, as nn.Dropout uses
+    want = torch.empty_like(x).bernoulli_(keep)
+    torch.manual_seed(3)
+    assert torch.equal(bernoulli_noise(x, keep), want)
+
+
+def test_cheaper_bernoulli_trains_the_same_bits_and_restores_the_modules():
+    def run(cheaper: bool):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Dropout(0.1), nn.Flatten(), nn.Linear(8 * 26 * 26, 10),
+                              nn.Dropout(0.2, inplace=True))  # fmt: skip
+        model = model.to(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        with cheaper_bernoulli(model, enabled=cheaper) as patched:
+            for _ in range(5):
+                x = torch.randn(16, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+                with torch.autocast("cpu", torch.bfloat16):
+                    loss = F.cross_entropy(model(x), torch.randint(0, 10, (16,)))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        assert not any("forward" in vars(m) for m in model.modules())  # nn.Dropout's own forward again
+        return patched, model.state_dict()
+
+    (n_on, on), (n_off, off) = run(True), run(False)
+    assert n_on == 1 and n_off == 0  # the in-place one is left as it is
+    assert all(torch.equal(on[k], off[k]) for k in on)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_training_with_cheaper_bernoulli_is_the_same_run(tiny_data, tmp_path, replicas, monkeypatch):
+    """ref2 (nn.Dropout, one model or two replicas) trains to the same weights with the cheaper draw as with
+    bernoulli_ itself."""
+    cfg = tiny(model="ref2", replicas=replicas, amp=True)
+    a = train(cfg, out=tmp_path / "a", data_dir=tiny_data, quiet=True)
+    monkeypatch.setattr(dropout, "bernoulli_is_reproduced", lambda: False)
+    monkeypatch.setattr(parallel, "bernoulli_is_reproduced", lambda: False)
+    b = train(cfg, out=tmp_path / "b", data_dir=tiny_data, quiet=True)
+    wa, wb = (load_file(str(r.run_dir / "model.safetensors")) for r in (a, b))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a.metrics == [{**r, "seconds": a.metrics[i]["seconds"]} for i, r in enumerate(b.metrics)]

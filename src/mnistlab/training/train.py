@@ -33,7 +33,7 @@ from . import replica_process
 from .augment import plan_batch
 from .config import RUN_ONLY_KEYS, TrainConfig, from_dict
 from .distill import load_teacher
-from .dropout import use_fast_dropout
+from .dropout import cheaper_bernoulli, use_fast_dropout
 from .evaluate import evaluate
 from .header import header_lines
 from .optim import EMA, make_optimizer, make_scheduler
@@ -188,7 +188,7 @@ def train_model(
         ckpt.save_checkpoint(run_dir, model, opt, sched, gen, meta, extra, ema and ema.model)
 
     final_outputs = None  # the last epoch's test outputs, kept for the report
-    with StopFlag() as stop:
+    with StopFlag() as stop, cheaper_bernoulli(model, enabled=not cfg.compile):  # the same masks, cheaper
         for epoch in range(first_epoch, epochs + 1):
             t0 = time.perf_counter()
             model.train()
