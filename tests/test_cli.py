@@ -92,3 +92,20 @@ def test_existing_run_is_not_overwritten(tiny_data, tmp_path):
     assert code == 2 and "already holds a run" in stderr
     assert (out / "model.safetensors").read_bytes() == before
     assert run_cli(*args, "--overwrite")[0] == 0
+
+
+def test_run_exits_with_mains_code_and_freezes_the_collector(monkeypatch):
+    """run() is the command's own process (console script, python -m mnistlab): main()'s exit code, with the
+    import-time objects frozen out of the collector's walks (cli/__init__.py)."""
+    import gc
+
+    import mnistlab.cli as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.get_freeze_count()) or 3)
+    try:
+        with pytest.raises(SystemExit) as e:
+            cli.run()
+        assert e.value.code == 3 and seen[0] > 0
+    finally:
+        gc.unfreeze()
