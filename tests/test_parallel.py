@@ -125,3 +125,15 @@ def test_a_replica_process_takes_a_network_with_more_outputs_than_classes():
     pair.close()
     assert out.shape == (8, 12) and torch.isfinite(loss)
     assert not all(torch.equal(a, b) for a, b in zip(before, pair.stats[1], strict=True))  # the worker's BN ran
+
+
+def test_the_callers_model_gets_its_own_dropout_back(tiny_data, tmp_path):
+    """Two replicas reroute each Dropout's draws to a per-step generator while training; a model passed in
+    (a notebook's instance) must draw as nn.Dropout again afterwards."""
+    from mnistlab.training.train import train_model
+
+    model = create_model("ref2")
+    train_model(model, tiny(model="ref2", replicas=2, epochs=1), out=tmp_path / "r", data_dir=tiny_data,
+                quiet=True)  # fmt: skip
+    drops = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert drops and not any("forward" in vars(m) for m in drops)

@@ -111,3 +111,11 @@ class ReplicaPair:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        self.restore_dropout()
+
+    def restore_dropout(self) -> None:
+        """Replica 0 is the caller's model: its Dropout modules draw from the global generator again (a model
+        trained in a notebook cell and trained again there with one replica must not keep this pair's draws)."""
+        for mod in self.models[0].modules():
+            if isinstance(mod, nn.Dropout):
+                vars(mod).pop("forward", None)

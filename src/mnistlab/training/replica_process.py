@@ -100,6 +100,7 @@ class ReplicaProcess(ReplicaPair):
 
     def close(self) -> None:
         self._stop()
+        self.restore_dropout()
 
 
 def spin_until_ready(conn, spin_s: float | None = None) -> None:
