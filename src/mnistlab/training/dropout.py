@@ -11,8 +11,8 @@ It changes the random stream, so a run with it is not the bit-for-bit twin of on
 presets whose seeds were trained with it (ref1, ref3), where a rule fixed before the runs showed their
 accuracy kept (research/speed/ref3-levers); `mnistlab bench` uses it as one of the trainer's speed levers.
 Applying the mask is one addcmul each way (_KeepScale): torch.where and a scaling pass took about as long as
-the draw itself; since 2026-12-06 the same bits come out of one pass (tests/test_dropout.py), ref1's
-one-thread bf16 step 19.3 -> 14.5 ms.
+the draw itself; since 2026-12-06 the same bits come out of one pass (tests/test_dropout.py): ref1's
+one-thread bf16 replica step 21.1 -> 15.6 ms (benchmarks/results/2026-12-06-xeon-amx-one-pass/dropout-apply.txt).
 """
 
 import contextlib
