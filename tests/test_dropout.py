@@ -76,14 +76,21 @@ def test_training_with_fast_dropout_is_reproducible_and_another_stream(tiny_data
     assert a.metrics[-1]["train_acc"] > 30  # it learns (10 classes: chance is 10%)
 
 
+LAYOUTS = [
+    ((16, 8, 13, 13), True),
+    ((16, 8, 13, 13), False),
+    ((6, 5, 3, 3), True),
+    ((6, 5, 3, 3), False),
+    ((33, 10), False),
+    ((1000,), False),
+]  # (shape, channels_last)
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
-@pytest.mark.parametrize("shape", [(16, 8, 13, 13), (6, 5, 3, 3), (33, 10)])
-@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize(("shape", "channels_last"), LAYOUTS)
 def test_one_pass_dropout_is_bit_for_bit_the_two_pass_one(dtype, shape, channels_last):
     """fast_dropout's addcmul (one pass each way) against torch.where(keep, x, 0).mul_(1 / (1 - p)), the form
     the shipped ref1 and ref3 seeds were trained with: the same bits forward and backward, +0 where dropped."""
-    if channels_last and len(shape) != 4:
-        pytest.skip("channels_last is 4-d only")
     x0 = torch.randn(*shape).to(dtype)
     x0 = x0.contiguous(memory_format=torch.channels_last) if channels_last else x0
     grad = torch.randn(*shape).to(dtype)
@@ -104,14 +111,11 @@ def test_one_pass_dropout_is_bit_for_bit_the_two_pass_one(dtype, shape, channels
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
-@pytest.mark.parametrize("shape", [(16, 8, 13, 13), (6, 5, 3, 3), (33, 10), (1000,)])
-@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize(("shape", "channels_last"), LAYOUTS)
 @pytest.mark.parametrize("keep", [0.9, 0.95, 0.5, 0.3])
 def test_bernoulli_noise_is_bernoulli_to_the_bit(dtype, shape, channels_last, keep):
     """The same 0/1 noise as empty_like(x).bernoulli_(keep), in the same layout, and the generator left in
     the same state, so everything drawn after it is the same too."""
-    if channels_last and len(shape) != 4:
-        pytest.skip("channels_last is 4-d only")
     x = torch.empty(shape, dtype=dtype)
     x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
     a, b = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
