@@ -11,10 +11,9 @@ bf16 autocast where native, channels_last; one side inside dropout.cheaper_berno
 import copy
 import statistics
 import sys
-import time
 
 import torch
-import torch.nn.functional as F
+from specs import train_steps  # this folder (scripts run from it)
 
 from mnistlab.models import create_model
 from mnistlab.system import cpu_name, keep_freed_memory, native_bf16
@@ -39,16 +38,10 @@ def rounds(name: str, batch: int, n_rounds: int = 5, steps: int = 30) -> None:
     for r in range(n_rounds + 1):  # round 0 warms up
         for label, (model, opt, cheaper, state, times) in sides.items():
             torch.set_rng_state(state)  # each side's dropout stream goes on where its last round left it
-            t0 = time.perf_counter()
             with cheaper_bernoulli(model, enabled=cheaper):
-                for x, y in batches:
-                    opt.zero_grad(set_to_none=True)
-                    with torch.autocast("cpu", torch.bfloat16, enabled=amp):
-                        loss = F.cross_entropy(model(x), y)
-                    loss.backward()
-                    opt.step()
+                ms = train_steps(model, opt, batches, amp)
             if r:
-                times.append((time.perf_counter() - t0) / steps * 1e3)
+                times.append(ms)
             sides[label] = (model, opt, cheaper, torch.get_rng_state(), times)
     (a, *_, ta), (b, *_, tb) = sides.values()
     same = all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))

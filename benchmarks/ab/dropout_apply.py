@@ -12,10 +12,9 @@ ms per step as the median of 5 rounds; the weights after all rounds are compared
 import copy
 import statistics
 import sys
-import time
 
 import torch
-import torch.nn.functional as F
+from specs import train_steps  # this folder (scripts run from it)
 
 from mnistlab.models import create_model
 from mnistlab.system import cpu_name, keep_freed_memory, native_bf16
@@ -49,15 +48,9 @@ def rounds(name: str, n_rounds: int = 5, steps: int = 40) -> None:
     for r in range(n_rounds + 1):  # round 0 warms up
         for model, opt, apply, gen, times in sides.values():
             dropout.fast_dropout = lambda x, p, generator=None, apply=apply, gen=gen: apply(x, p, gen)
-            t0 = time.perf_counter()
-            for x, y in batches:
-                opt.zero_grad(set_to_none=True)
-                with torch.autocast("cpu", torch.bfloat16, enabled=amp):
-                    loss = F.cross_entropy(model(x), y)
-                loss.backward()
-                opt.step()
+            ms = train_steps(model, opt, batches, amp)
             if r:
-                times.append((time.perf_counter() - t0) / steps * 1e3)
+                times.append(ms)
     dropout.fast_dropout = ONE_PASS
     (a, *_, ta), (b, *_, tb) = sides.values()
     same = all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))

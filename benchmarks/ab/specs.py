@@ -44,3 +44,15 @@ def interleaved_ms(nets: dict, x, y, rounds: int = 10, steps: int = 10, bf16=())
                 opt.step()
             total[k] += (time.perf_counter() - t) * (rnd > 0)
     return {k: 1000 * v / (rounds * steps) for k, v in total.items()}
+
+
+def train_steps(model, opt, batches, amp: bool) -> float:
+    """One SGD step per (x, y) in `batches`, forward under CPU bf16 autocast if `amp`; ms per step."""
+    t = time.perf_counter()
+    for x, y in batches:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", torch.bfloat16, enabled=amp):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - t) / len(batches) * 1e3
