@@ -128,6 +128,17 @@ def test_bernoulli_noise_is_bernoulli_to_the_bit(dtype, shape, channels_last, ke
     assert torch.equal(bernoulli_noise(x, keep), want)
 
 
+@pytest.mark.parametrize("view", ["transposed", "strided", "NHWC 3-d"])
+def test_bernoulli_noise_on_other_layouts_is_bernoulli_too(view):
+    """bernoulli_ fills memory in order: for a transposed or strided view the cheaper draw is not laid out
+    like it, so bernoulli_ itself is used there."""
+    x = {"transposed": torch.randn(5, 7, 3).transpose(0, 1), "strided": torch.randn(6, 8)[:, ::2],
+         "NHWC 3-d": torch.randn(4, 3, 5, 5).contiguous(memory_format=torch.channels_last)[0]}[view]  # fmt: skip
+    a, b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    want, got = torch.empty_like(x).bernoulli_(0.5, generator=a), bernoulli_noise(x, 0.5, b)
+    assert torch.equal(want, got) and want.stride() == got.stride() and torch.equal(a.get_state(), b.get_state())
+
+
 def test_cheaper_bernoulli_trains_the_same_bits_and_restores_the_modules():
     def run(cheaper: bool):
         torch.manual_seed(0)

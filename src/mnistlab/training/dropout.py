@@ -95,13 +95,18 @@ _LOW53 = (1 << 53) - 1
 
 
 def bernoulli_noise(x: torch.Tensor, keep: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """torch.empty_like(x).bernoulli_(keep, generator=generator), bit for bit: 0/1 in x's dtype and layout."""
+    """torch.empty_like(x).bernoulli_(keep, generator=generator), bit for bit: 0/1 in x's dtype and layout.
+    bernoulli_ fills memory in order, so the draws are laid out here for a contiguous or an NHWC x; any other
+    layout (a transposed view, say) gets bernoulli_ itself."""
+    nhwc = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    if x.device.type != "cpu" or not (nhwc or x.is_contiguous()):
+        return torch.empty_like(x).bernoulli_(keep, generator=generator)
     n = x.numel()
     low = torch.empty(n, dtype=torch.int64).random_(generator=generator).bitwise_and_(_LOW53)  # (n,) 53 bits
     noise = torch.lt(low, math.ceil(keep * 2**53), out=torch.empty(n, dtype=x.dtype))  # u < keep, exactly
-    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+    if nhwc:
         b, c, h, w = x.shape
-        return noise.view(b, h, w, c).permute(0, 3, 1, 2)  # bernoulli_ fills an NHWC tensor in memory order
+        return noise.view(b, h, w, c).permute(0, 3, 1, 2)  # an NHWC x: the draws fill it channel-fastest
     return noise.view(x.shape)
 
 
@@ -122,7 +127,7 @@ def bernoulli_is_reproduced() -> bool:
 def _same_dropout(module: nn.Dropout):
     def forward(x):  # F.dropout(x, p, training) as ATen computes it on the CPU, with bernoulli_noise's draw
         p = module.p
-        if not module.training or not 0 < p < 1 or x.numel() == 0 or x.device.type != "cpu":
+        if not module.training or not 0 < p < 1 or x.numel() == 0:
             return F.dropout(x, p, module.training, module.inplace)
         return x * bernoulli_noise(x, 1 - p).div_(1 - p)
 

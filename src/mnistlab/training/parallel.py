@@ -34,7 +34,7 @@ def _seeded_dropout(module: nn.Dropout, gen: torch.Generator):
             return x
         if isinstance(module, FastDropout):  # fast_dropout = true: its cheaper mask, from this generator
             return fast_dropout(x, module.p, gen)
-        if x.device.type == "cpu" and bernoulli_is_reproduced():  # the same draws as bernoulli_, cheaper
+        if bernoulli_is_reproduced():  # the same draws as bernoulli_, cheaper (bernoulli_ off the CPU)
             keep = bernoulli_noise(x, 1 - module.p, gen)
         else:
             keep = torch.empty_like(x).bernoulli_(1 - module.p, generator=gen)  # as ATen's dropout: 2 passes
