@@ -90,17 +90,21 @@ def use_fast_dropout(model: nn.Module) -> int:
 # words in the same order and keeps their low 63 bits, so its low 53 bits compared with ceil((1 - p) * 2**53)
 # give the very same mask: about 3/4 of bernoulli_'s time, and the generator ends in the same state.
 # Whether this torch draws that way is checked once per process (bernoulli_is_reproduced); if not, or off
-# the CPU (CUDA's dropout is another kernel), nn.Dropout runs as it is.
+# the CPU (CUDA's dropout is another kernel), bernoulli_noise is bernoulli_ itself.
 _LOW53 = (1 << 53) - 1
 
 
 def bernoulli_noise(x: torch.Tensor, keep: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """torch.empty_like(x).bernoulli_(keep, generator=generator), bit for bit: 0/1 in x's dtype and layout.
-    bernoulli_ fills memory in order, so the draws are laid out here for a contiguous or an NHWC x; any other
-    layout (a transposed view, say) gets bernoulli_ itself."""
+    bernoulli_ fills memory in order, so the cheaper draw serves a contiguous or an NHWC x on the CPU; any
+    other layout (a transposed view, say), another device or a torch that draws otherwise gets bernoulli_."""
     nhwc = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-    if x.device.type != "cpu" or not (nhwc or x.is_contiguous()):
+    if x.device.type != "cpu" or not (nhwc or x.is_contiguous()) or not bernoulli_is_reproduced():
         return torch.empty_like(x).bernoulli_(keep, generator=generator)
+    return _drawn(x, keep, generator, nhwc)
+
+
+def _drawn(x: torch.Tensor, keep: float, generator: torch.Generator | None, nhwc: bool) -> torch.Tensor:
     n = x.numel()
     low = torch.empty(n, dtype=torch.int64).random_(generator=generator).bitwise_and_(_LOW53)  # (n,) 53 bits
     noise = torch.lt(low, math.ceil(keep * 2**53), out=torch.empty(n, dtype=x.dtype))  # u < keep, exactly
@@ -112,13 +116,14 @@ def bernoulli_noise(x: torch.Tensor, keep: float, generator: torch.Generator | N
 
 @functools.cache
 def bernoulli_is_reproduced() -> bool:
-    """Does bernoulli_noise give this torch's bernoulli_ (layouts, dtypes, keep-probabilities, generator state)?"""
-    for dtype, shape, cl, keep in [(torch.float32, (3, 5, 7, 2), True, 0.9), (torch.bfloat16, (4, 3, 5, 5), False, 0.7),
-                                   (torch.float32, (37, 11), False, 0.3)]:  # fmt: skip
+    """Does the cheaper draw give this torch's bernoulli_ (layouts, dtypes, keep-probabilities, generator state)?"""
+    cases = [(torch.float32, (3, 5, 7, 2), True, 0.9), (torch.bfloat16, (4, 3, 5, 5), False, 0.7),
+             (torch.float32, (37, 11), False, 0.3)]  # (dtype, shape, NHWC, keep)  # fmt: skip
+    for dtype, shape, nhwc, keep in cases:
         x = torch.empty(shape, dtype=dtype)
-        x = x.contiguous(memory_format=torch.channels_last) if cl else x
+        x = x.contiguous(memory_format=torch.channels_last) if nhwc else x
         a, b = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
-        want, got = torch.empty_like(x).bernoulli_(keep, generator=a), bernoulli_noise(x, keep, b)
+        want, got = torch.empty_like(x).bernoulli_(keep, generator=a), _drawn(x, keep, b, nhwc)
         if not (torch.equal(want, got) and want.stride() == got.stride() and torch.equal(a.get_state(), b.get_state())):
             return False
     return True
@@ -137,10 +142,10 @@ def _same_dropout(module: nn.Dropout):
 @contextlib.contextmanager
 def cheaper_bernoulli(model: nn.Module, enabled: bool = True):
     """While inside, each nn.Dropout of `model` (not in place) draws its mask with bernoulli_noise: the same
-    masks from the same generator, so the same run to the bit, cheaper. Restored on leaving; does nothing
-    where bernoulli_is_reproduced() is False (or not `enabled`: torch.compile traces nn.Dropout itself)."""
+    masks from the same generator, so the same run to the bit, cheaper where it can be. Restored on leaving;
+    not `enabled`: nothing patched (torch.compile traces nn.Dropout itself)."""
     patched = []
-    if enabled and bernoulli_is_reproduced():
+    if enabled:
         for m in model.modules():
             if type(m) is nn.Dropout and not m.inplace and "forward" not in vars(m):
                 m.forward = _same_dropout(m)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..system import set_threads
-from .dropout import FastDropout, bernoulli_is_reproduced, bernoulli_noise, fast_dropout
+from .dropout import FastDropout, bernoulli_noise, fast_dropout
 
 
 def _seeded_dropout(module: nn.Dropout, gen: torch.Generator):
@@ -34,10 +34,7 @@ def _seeded_dropout(module: nn.Dropout, gen: torch.Generator):
             return x
         if isinstance(module, FastDropout):  # fast_dropout = true: its cheaper mask, from this generator
             return fast_dropout(x, module.p, gen)
-        if bernoulli_is_reproduced():  # the same draws as bernoulli_, cheaper (bernoulli_ off the CPU)
-            keep = bernoulli_noise(x, 1 - module.p, gen)
-        else:
-            keep = torch.empty_like(x).bernoulli_(1 - module.p, generator=gen)  # as ATen's dropout: 2 passes
+        keep = bernoulli_noise(x, 1 - module.p, gen)  # empty_like(x).bernoulli_(1 - p), as ATen's dropout
         return x * keep.div_(1 - module.p)
 
     return forward
