@@ -43,8 +43,9 @@ def keep_mask(x: torch.Tensor, p: float, generator: torch.Generator | None = Non
 class _KeepScale(torch.autograd.Function):
     """x * keep * scale in one pass each way, with keep 0/1 in x's dtype: addcmul(+0, x, keep, value=scale)
     computes +0 + scale * x * keep in float, so a kept value is x * scale rounded once and a dropped one is
-    +0, bit for bit what torch.where(keep, x, 0).mul_(scale) gave (two passes, where's slow on the CPU), and
-    the gradient likewise. Only a non-finite x differs: it is dropped as nan rather than 0."""
+    +0, bit for bit what torch.where(keep, x, 0).mul_(scale) gave (two passes; on the CPU torch.where alone
+    costs about six multiplies), and the gradient likewise. Only a non-finite x differs: it is dropped as
+    nan rather than 0."""
 
     @staticmethod
     def forward(ctx, x, keep, scale):
@@ -88,7 +89,8 @@ def use_fast_dropout(model: nn.Module) -> int:
 # 64-bit word per element, serially, and keeps it if its low 53 bits, scaled by 2**-53, are below 1 - p
 # (ATen's uniform_real_distribution<double> and bernoulli transformation). random_() on int64 draws the same
 # words in the same order and keeps their low 63 bits, so its low 53 bits compared with ceil((1 - p) * 2**53)
-# give the very same mask: about 3/4 of bernoulli_'s time, and the generator ends in the same state.
+# give the very same mask, 1.24x cheaper to draw (benchmarks/results/2026-12-06-xeon-amx-one-pass/dropout-ops.txt),
+# and the generator ends in the same state.
 # Whether this torch draws that way is checked once per process (bernoulli_is_reproduced); if not, or off
 # the CPU (CUDA's dropout is another kernel), bernoulli_noise is bernoulli_ itself.
 _LOW53 = (1 << 53) - 1
